@@ -602,7 +602,8 @@ class SeededTransformDataset:
 
     The transform runs inside ``torch.random.fork_rng`` seeded with the sample's seed, so
     augmentation depends only on (seed, epoch, position) — not on worker count, worker
-    scheduling, or the model's random stream, which is left untouched.
+    scheduling, or the model's random stream: only the CPU generator is reseeded, and
+    its state is restored afterwards (CUDA generators are never touched).
     """
 
     def __init__(self, folder, transform):
@@ -617,7 +618,7 @@ class SeededTransformDataset:
         index, seed = key if isinstance(key, tuple) else (key, 0)
         image, label = self.folder[index]
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.random.default_generator.manual_seed(seed)
             return self.transform(image), label
 
 
