@@ -24,10 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
+from .data import epoch_permutation
 from .io import save_torch
 from .models import build_quantized_model, estimator_spec, plain_named_parameters, quantized_layers, set_estimators
 from .estimators import get_estimator
@@ -48,7 +48,42 @@ RUN_DEFAULTS = {
     "track_every": 50,
     "variant": "qhat",
     "lr_factor": 1.0,
+    "sweep_factor": 1.0,
+    "pretrain_fraction": 0.0,
+    "train_subset": None,
+    "val_subset": None,
+    "eval_train_subset": None,
 }
+
+#: qat config keys copied into a run as they are
+_RUN_KEYS_FROM_CONFIG = ("model", "quantize", "epochs", "batch_size", "warmup_frac", "track_every",
+                         "pretrain_fraction", "train_subset", "val_subset", "eval_train_subset")
+
+
+def run_from_config(qat: dict, optimizer: str, seed: int, n_train: int, sweep_factor: float = 1.0) -> dict:
+    """The Q̂-net run of the ``qat:`` config section for one optimiser, seed and learning-rate factor.
+
+    η = qat.optimizers[optimizer].lr × ``sweep_factor`` (the learning-rate sweep multiplies η).
+    """
+    opts = qat.get("optimizers", {})
+    if optimizer not in opts:
+        raise ValueError(f"qat.optimizers: no entry for optimizer {optimizer!r} (have {sorted(opts)})")
+    o = opts[optimizer]
+    over = {k: copy.deepcopy(qat[k]) for k in _RUN_KEYS_FROM_CONFIG if k in qat}
+    over.update(optimizer=optimizer, seed=int(seed), lr=float(o["lr"]) * float(sweep_factor),
+                sweep_factor=float(sweep_factor))
+    for key in ("momentum", "betas", "eps"):
+        if key in o:
+            over[key] = o[key]
+    return make_run(qat.get("estimator", "ste"), n_train, **over)
+
+
+def pretrain_steps(run: dict) -> int:
+    """Number of Q̂-net steps before the fork: round(f · total steps)."""
+    f = float(run.get("pretrain_fraction", 0.0))
+    if not 0.0 <= f < 1.0:
+        raise ValueError(f"qat.pretrain_fraction must lie in [0, 1), got {f}")
+    return round(f * total_steps(run))
 
 
 def make_run(estimator, n_train: int, **overrides) -> dict:
@@ -86,13 +121,9 @@ def lr_schedule(step: int, total: int, warmup_frac: float = 0.02) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
-def _seed_for(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([int(seed), int(epoch), 0xDA7A]).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
 def batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     """Permutation of the n training examples for ``epoch``: its own generator seeded by (seed, epoch)."""
-    return torch.randperm(n, generator=torch.Generator().manual_seed(_seed_for(seed, epoch)))
+    return epoch_permutation(n, seed, epoch)
 
 
 def pick_device() -> torch.device:
@@ -167,6 +198,17 @@ def to_inputs(images: torch.Tensor) -> torch.Tensor:
     """uint8 [N, 28, 28] (or [N, C, H, W]) → float32 [N, C, H, W] in [0, 1]."""
     x = images.float().div_(255.0)
     return x.unsqueeze(1) if x.dim() == 3 else x
+
+
+def data_for_run(raw: dict, run: dict, device=None) -> dict:
+    """:func:`prepare_data` with the run's subset sizes."""
+    return prepare_data(raw, run.get("train_subset"), run.get("val_subset"), run.get("eval_train_subset"), device)
+
+
+def n_train_of(raw: dict, train_subset: int | None) -> int:
+    """Training-set size after taking the first ``train_subset`` examples."""
+    n = len(raw["train"][1])
+    return n if not train_subset else min(int(train_subset), n)
 
 
 def prepare_data(raw: dict, train_subset: int | None = None, val_subset: int | None = None,
@@ -280,7 +322,7 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
         for g in opt.param_groups:
             g["lr"] = run["lr"] * g["lr_scale"] * factor
         loss = nn.functional.cross_entropy(model(xtr[idx]), ytr[idx])
-        lv = float(loss)
+        lv = float(loss.detach())
         if not math.isfinite(lv):
             raise ValueError(f"non-finite training loss {lv} at step {step} (epoch {epoch}) of run "
                              f"{run['optimizer']}/{run.get('variant')}/seed {run['seed']}: lower qat lr")

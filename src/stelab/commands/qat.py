@@ -1,0 +1,236 @@
+"""QAT commands: ``pretrain``, ``fork``, ``train-branch``, ``compare``, ``qat-tables``.
+
+The chain for one optimiser, learning-rate factor and seed is::
+
+    stelab pretrain      → the Q̂-net trained for a fraction f of the schedule (the fork point)
+    stelab fork          → one branch (qhat / ste / lrtweak / unadjusted) from the fork point
+    stelab train-branch  → that branch trained to the end of the schedule
+    stelab compare       → Ē, agreement, accuracy/loss differences, tracking, scatter (all branches)
+    stelab qat-tables    → Tables 3–5 and the learning-rate sweep as CSV, LaTeX and TSV
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+QAT_HELP = ("the qat settings: a YAML/JSON config file with a top-level 'qat:' section, "
+            "or the section itself as an inline JSON object")
+
+
+def load_qat_settings(value: str) -> dict:
+    """The ``qat`` section from an inline JSON object or a YAML/JSON config file."""
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--qat: inline JSON is malformed ({exc})") from None
+    path = Path(value)
+    if not path.exists():
+        raise FileNotFoundError(f"--qat: config file {path} does not exist")
+    import yaml
+
+    cfg = yaml.safe_load(path.read_text()) or {}
+    if "qat" not in cfg:
+        raise ValueError(f"--qat: {path} has no top-level 'qat' section")
+    return cfg["qat"]
+
+
+def _setup_threads(threads: int) -> None:
+    import torch
+
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+
+
+def _add_train_args(p) -> None:
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the rule's `threads`; default 1)")
+    p.add_argument("--checkpoint", metavar="PT",
+                   help="resume file, written every --checkpoint-every steps and removed on success "
+                        "(default: OUT.ckpt); an existing one is resumed automatically")
+    p.add_argument("--checkpoint-every", type=int, default=200, metavar="N",
+                   help="steps between checkpoints (0: never; default 200)")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "pretrain", help="train the Q̂-net up to the fork point (fraction f of the schedule)",
+        description="Build the quantized model (He-uniform init from --seed), train it with the Q̂-net's "
+                    "estimator for round(f · total steps) steps (qat.pretrain_fraction; f = 0 forks at init) "
+                    "and save the checkpoint every branch starts from.")
+    p.add_argument("--data", required=True, help="folder holding the four MNIST IDX files")
+    p.add_argument("--qat", required=True, help=QAT_HELP)
+    p.add_argument("--optimizer", required=True, help="a key of qat.optimizers: sgd, momentum or adam")
+    p.add_argument("--seed", type=int, required=True, help="init and batch-order seed")
+    p.add_argument("--lr-factor", type=float, default=1.0, help="multiply η (learning-rate sweep; default 1)")
+    p.add_argument("--out", required=True, help="fork-point checkpoint (.pt)")
+    _add_train_args(p)
+    p.set_defaults(func=_pretrain)
+
+    p = subparsers.add_parser(
+        "fork", help="derive one branch (qhat, ste, lrtweak, unadjusted) from the fork point",
+        description="qhat: unchanged. ste: STE-net (SGD/momentum: w → M(w), lr α·η, momentum b → b/Q̂'(w); "
+                    "Adam: w kept, m → m/Q̂'(w), v → v/Q̂'(w)²; clipped STE where Q̂' vanishes, App. G). "
+                    "lrtweak: Q̂-net with lr × 1.01. unadjusted: the STE-net's estimator with w, lr and "
+                    "optimiser state unchanged. The schedule position is kept.")
+    p.add_argument("--pretrained", required=True, help="fork-point checkpoint from `stelab pretrain`")
+    p.add_argument("--variant", required=True, choices=("qhat", "ste", "lrtweak", "unadjusted"))
+    p.add_argument("--qat", help=QAT_HELP + " (reads lr_tweak and ste_lr_scope)")
+    p.add_argument("--out", required=True, help="branch start checkpoint (.pt)")
+    p.set_defaults(func=_fork)
+
+    p = subparsers.add_parser(
+        "train-branch", help="train one forked branch to the end of its schedule",
+        description="Continue a branch checkpoint to the end of the schedule (same batch order as every "
+                    "other branch of its seed), evaluating each epoch; write the final checkpoint, the "
+                    "per-epoch history TSV and the quantized-weight snapshots used for tracking Ē.")
+    p.add_argument("--init", required=True, help="branch start checkpoint from `stelab fork`")
+    p.add_argument("--data", required=True, help="folder holding the four MNIST IDX files")
+    p.add_argument("--out", required=True, help="final checkpoint (.pt)")
+    p.add_argument("--history", required=True, help="per-epoch train/val loss and accuracy (.tsv)")
+    p.add_argument("--snapshots", required=True, help="quantized weights every qat.track_every steps (.pt)")
+    _add_train_args(p)
+    p.set_defaults(func=_train_branch)
+
+    p = subparsers.add_parser(
+        "compare", help="alignment metrics of all branch pairs (Ē, agreement, Table 5 differences)",
+        description="Group final branch checkpoints by (optimizer, lr factor, seed) and compare each "
+                    "pair: baseline (qhat vs ste), lrtweak (qhat vs lrtweak), unadjusted (qhat vs "
+                    "unadjusted). Ē uses |M(w_Q̂) − w_STE| for the SGD/momentum baseline and the plain "
+                    "difference otherwise, normalised by the range length; mean over quantized weights, %.")
+    p.add_argument("--runs", nargs="+", required=True, help="final branch checkpoints")
+    p.add_argument("--snapshots", nargs="*", default=[], help="snapshot files for Ē over training")
+    p.add_argument("--runs-out", required=True, help="per-branch final metrics (.tsv)")
+    p.add_argument("--pairs-out", required=True, help="per-pair metrics (.tsv)")
+    p.add_argument("--tracking-out", required=True, help="Ē and agreement over training (.tsv)")
+    p.add_argument("--scatter-out", required=True, help="Fig. 3 weight pairs (.npz)")
+    p.add_argument("--scatter-points", type=int, default=4000, help="weights sampled for Fig. 3 (default 4000)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.set_defaults(func=_compare)
+
+    p = subparsers.add_parser(
+        "qat-tables", help="Tables 3–5 and the lr sweep (CSV, LaTeX, TSV) from `compare` output",
+        description="Mean ± sd over seeds with the paper's MNIST numbers in adjacent columns. Writes "
+                    "qat_table3, qat_table4, qat_table5 and qat_lr_sweep as .csv (numbers), .tex "
+                    "(formatted) and .tsv, plus qat_lr_sweep_fit.json (log-log slope of Ē vs η).")
+    p.add_argument("--pairs", required=True, help="pairs TSV from `stelab compare`")
+    p.add_argument("--runs", required=True, help="runs TSV from `stelab compare`")
+    p.add_argument("--out-dir", required=True, help="folder for the table files")
+    p.set_defaults(func=_tables)
+
+
+def _default_ckpt(args) -> Path:
+    return Path(args.checkpoint) if args.checkpoint else Path(str(args.out) + ".ckpt")
+
+
+def _resume_or(start: dict, ckpt_path: Path) -> dict:
+    """The saved checkpoint when it belongs to the same run, otherwise ``start``."""
+    from ..training import load_checkpoint
+
+    if not ckpt_path.exists():
+        return start
+    saved = load_checkpoint(ckpt_path)
+    if saved.get("run") != start["run"]:
+        raise ValueError(f"checkpoint {ckpt_path} belongs to a different run; delete it to start over")
+    print(f"resuming from {ckpt_path} at step {saved['step']}", flush=True)
+    return saved
+
+
+def _pretrain(args) -> int:
+    from ..data import load_mnist
+    from ..io import save_torch
+    from ..training import data_for_run, init_checkpoint, n_train_of, pretrain_steps, run_from_config, train
+
+    _setup_threads(args.threads)
+    qat = load_qat_settings(args.qat)
+    raw = load_mnist(args.data)
+    run = run_from_config(qat, args.optimizer, args.seed, n_train_of(raw, qat.get("train_subset")), args.lr_factor)
+    ckpt_path = _default_ckpt(args)
+    start = _resume_or(init_checkpoint(run), ckpt_path)
+    final = train(start, data_for_run(raw, run), pretrain_steps(run), checkpoint_path=ckpt_path,
+                  checkpoint_every=args.checkpoint_every, label="pretrain")
+    save_torch(args.out, final)
+    ckpt_path.unlink(missing_ok=True)
+    return 0
+
+
+def _fork(args) -> int:
+    from ..fork import LR_TWEAK, fork
+    from ..io import save_torch
+    from ..training import load_checkpoint
+
+    qat = load_qat_settings(args.qat) if args.qat else {}
+    branch = fork(load_checkpoint(args.pretrained), args.variant, float(qat.get("lr_tweak", LR_TWEAK)),
+                  qat.get("ste_lr_scope", "quantized"))
+    save_torch(args.out, branch)
+    return 0
+
+
+def _train_branch(args) -> int:
+    import pandas as pd
+
+    from ..data import load_mnist
+    from ..io import save_torch, write_table
+    from ..training import data_for_run, load_checkpoint, train
+
+    _setup_threads(args.threads)
+    start = load_checkpoint(args.init)
+    run = start["run"]
+    raw = load_mnist(args.data)
+    ckpt_path = _default_ckpt(args)
+    start = _resume_or(start, ckpt_path)
+    final = train(start, data_for_run(raw, run), checkpoint_path=ckpt_path,
+                  checkpoint_every=args.checkpoint_every, label=f"{run['optimizer']}/{run.get('variant')}")
+    snaps = final.pop("snapshots")
+    save_torch(args.snapshots, {"run": run, "steps": snaps["steps"],
+                                "weights": {k: v for k, v in snaps["weights"].items()}})
+    write_table(args.history, pd.DataFrame(final["history"]))
+    save_torch(args.out, {**final, "snapshots": {"steps": [], "weights": {}}})
+    ckpt_path.unlink(missing_ok=True)
+    return 0
+
+
+def _compare(args) -> int:
+    import numpy as np
+
+    from ..io import atomic_path, write_table
+    from ..qat_report import compare_runs
+
+    _setup_threads(args.threads)
+    res = compare_runs(args.runs, args.snapshots, args.scatter_points)
+    write_table(args.runs_out, res["runs"])
+    write_table(args.pairs_out, res["pairs"])
+    write_table(args.tracking_out, res["tracking"])
+    with atomic_path(args.scatter_out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **res["scatter"])
+    return 0
+
+
+def _tables(args) -> int:
+    import pandas as pd
+
+    from .. import qat_report as qr
+    from ..io import write_json, write_table
+
+    pairs = pd.read_csv(args.pairs, sep="\t")
+    runs = pd.read_csv(args.runs, sep="\t")
+    out = Path(args.out_dir)
+    sweep, fits = qr.lr_sweep(pairs)
+    tables = {
+        "qat_table3": (qr.table3(pairs), qr.TABLE3_DISPLAY, None),
+        "qat_table4": (qr.table4(pairs), qr.TABLE4_DISPLAY, None),
+        "qat_table5": (qr.table5(runs, pairs), qr.TABLE5_DISPLAY, qr.TABLE5_DIGITS),
+        "qat_lr_sweep": (sweep, {"Optimizer": "optimizer", "η factor": "sweep_factor",
+                                 "Ē (%)": ("E_bar_mean", "E_bar_sd"),
+                                 "Agreement (%)": ("agreement_mean", "agreement_sd")}, None),
+    }
+    for name, (df, display, digits) in tables.items():
+        write_table(out / f"{name}.csv", df)
+        write_table(out / f"{name}.tsv", df)
+        write_table(out / f"{name}.tex", qr.display_table(df, display, digits))
+    write_json(out / "qat_lr_sweep_fit.json", fits)
+    return 0
