@@ -1,0 +1,183 @@
+# QAT rules (paper A §6): pretrain the Q̂-net → fork → train each branch → compare → tables.
+#
+# One chain per optimizer × learning-rate factor × seed:
+#   results/qat/{optimizer}/lr{factor}/seed{seed}/pretrain.pt             qat_pretrain
+#   results/qat/{optimizer}/lr{factor}/seed{seed}/{variant}/init.pt       qat_fork
+#   results/qat/{optimizer}/lr{factor}/seed{seed}/{variant}/final.pt      qat_train_branch
+# Factor 1 runs every variant of qat.variants[optimizer]; the other factors of
+# qat.lr_sweep.factors run the baseline pair (qhat, ste) only. Uses MNIST_FILES and
+# mnist_dir() from data.smk and ALL_TARGETS / NOTEBOOKS from common.smk.
+
+import json
+
+QAT = config["qat"]
+QAT_DIR = "results/qat"
+QAT_LOGS = "results/logs/qat"
+QAT_TABLES = "results/tables"
+# the keys that change what a training job computes (others only affect compare/report)
+QAT_RUN_KEYS = ("model", "quantize", "estimator", "optimizers", "epochs", "batch_size", "warmup_frac",
+                "track_every", "pretrain_fraction", "train_subset", "val_subset", "eval_train_subset",
+                "lr_tweak", "ste_lr_scope")
+QAT_SETTINGS = json.dumps({k: QAT[k] for k in QAT_RUN_KEYS if k in QAT}, sort_keys=True)
+QAT_THREADS = QAT.get("threads", 1)
+QAT_GPU = QAT.get("gpu", 0)
+
+
+def qat_factor(f):
+    """Path form of a learning-rate factor: 1, 0.25, 4."""
+    return f"{float(f):g}"
+
+
+def qat_branches():
+    """(optimizer, factor, seed, variant) of every branch to train."""
+    out = [(o, "1", s, v) for o in QAT["optimizers"] for s in QAT["seeds"] for v in QAT["variants"][o]]
+    sweep = QAT.get("lr_sweep", {})
+    for o in sweep.get("optimizers", []):
+        for f in sweep.get("factors", []):
+            if float(f) != 1.0:
+                out += [(o, qat_factor(f), s, v) for s in sweep.get("seeds", QAT["seeds"]) for v in ("qhat", "ste")]
+    return out
+
+
+def qat_branch_files(name, main_only=False):
+    return [f"{QAT_DIR}/{o}/lr{f}/seed{s}/{v}/{name}" for o, f, s, v in qat_branches()
+            if not main_only or f == "1"]
+
+
+QAT_OUT = {
+    "runs": f"{QAT_DIR}/runs.tsv",
+    "pairs": f"{QAT_DIR}/pairs.tsv",
+    "tracking": f"{QAT_DIR}/tracking.tsv",
+    "scatter": f"{QAT_DIR}/scatter.npz",
+}
+QAT_TABLE_NAMES = ("qat_table3", "qat_table4", "qat_table5", "qat_lr_sweep")
+QAT_TABLE_FILES = [f"{QAT_TABLES}/{n}.{ext}" for n in QAT_TABLE_NAMES for ext in ("csv", "tex", "tsv")]
+QAT_SWEEP_FIT = f"{QAT_TABLES}/qat_lr_sweep_fit.json"
+
+
+QAT_WILDCARDS = {"optimizer": "sgd|momentum|adam", "factor": r"[0-9.]+", "seed": r"\d+",
+                 "variant": "qhat|ste|lrtweak|unadjusted"}
+
+
+rule qat_pretrain:
+    wildcard_constraints:
+        **QAT_WILDCARDS,
+    input:
+        MNIST_FILES,
+    output:
+        f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.pt",
+    params:
+        data=mnist_dir(),
+        qat=QAT_SETTINGS,
+    log:
+        f"{QAT_LOGS}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.log",
+    threads: QAT_THREADS
+    resources:
+        mem_mb=3000,
+        runtime=60,
+        gpu=QAT_GPU,
+    shell:
+        "stelab pretrain --data {params.data:q} --qat {params.qat:q} --optimizer {wildcards.optimizer} "
+        "--seed {wildcards.seed} --lr-factor {wildcards.factor} --out {output:q} --threads {threads} "
+        "> {log:q} 2>&1"
+
+
+rule qat_fork:
+    wildcard_constraints:
+        **QAT_WILDCARDS,
+    input:
+        f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.pt",
+    output:
+        f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/init.pt",
+    params:
+        qat=QAT_SETTINGS,
+    log:
+        f"{QAT_LOGS}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/fork.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "stelab fork --pretrained {input:q} --variant {wildcards.variant} --qat {params.qat:q} "
+        "--out {output:q} > {log:q} 2>&1"
+
+
+rule qat_train_branch:
+    wildcard_constraints:
+        **QAT_WILDCARDS,
+    input:
+        init=f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/init.pt",
+        data=MNIST_FILES,
+    output:
+        final=f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/final.pt",
+        history=f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/history.tsv",
+        snapshots=f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/snapshots.pt",
+    params:
+        data=mnist_dir(),
+        every=QAT.get("checkpoint_every", 200),
+    log:
+        f"{QAT_LOGS}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/train.log",
+    threads: QAT_THREADS
+    resources:
+        mem_mb=3000,
+        runtime=120,
+        gpu=QAT_GPU,
+    shell:
+        "stelab train-branch --init {input.init:q} --data {params.data:q} --out {output.final:q} "
+        "--history {output.history:q} --snapshots {output.snapshots:q} "
+        "--checkpoint-every {params.every} --threads {threads} > {log:q} 2>&1"
+
+
+rule qat_compare:
+    input:
+        runs=qat_branch_files("final.pt"),
+        snapshots=qat_branch_files("snapshots.pt", main_only=True),
+    output:
+        runs=QAT_OUT["runs"],
+        pairs=QAT_OUT["pairs"],
+        tracking=QAT_OUT["tracking"],
+        scatter=QAT_OUT["scatter"],
+    params:
+        points=QAT.get("scatter_points", 4000),
+    log:
+        f"{QAT_LOGS}/compare.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "stelab compare --runs {input.runs:q} --snapshots {input.snapshots:q} "
+        "--runs-out {output.runs:q} --pairs-out {output.pairs:q} --tracking-out {output.tracking:q} "
+        "--scatter-out {output.scatter:q} --scatter-points {params.points} > {log:q} 2>&1"
+
+
+rule qat_tables:
+    input:
+        pairs=QAT_OUT["pairs"],
+        runs=QAT_OUT["runs"],
+    output:
+        QAT_TABLE_FILES,
+        fit=QAT_SWEEP_FIT,
+    params:
+        out=QAT_TABLES,
+    log:
+        f"{QAT_LOGS}/tables.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "stelab qat-tables --pairs {input.pairs:q} --runs {input.runs:q} --out-dir {params.out:q} > {log:q} 2>&1"
+
+
+ALL_TARGETS.extend([*QAT_OUT.values(), *QAT_TABLE_FILES, QAT_SWEEP_FIT])
+NOTEBOOKS["qat"] = {
+    "inputs": {
+        **QAT_OUT,
+        "table3": f"{QAT_TABLES}/qat_table3.csv",
+        "table4": f"{QAT_TABLES}/qat_table4.csv",
+        "table5": f"{QAT_TABLES}/qat_table5.csv",
+        "sweep": f"{QAT_TABLES}/qat_lr_sweep.csv",
+        "sweep_fit": QAT_SWEEP_FIT,
+    }
+}
