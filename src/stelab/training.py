@@ -281,13 +281,14 @@ def _snapshot(model: nn.Module, ckpt: dict, step: int) -> None:
 
 
 def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_path=None,
-          checkpoint_every: int = 0, device=None, label: str = "train", stream=None) -> dict:
+          checkpoint_every: int = 0, device=None, label: str = "train", stream=None, batch_hook=None) -> dict:
     """Continue the run of ``ckpt`` from its step to ``stop_step`` (default: the end of the schedule).
 
     Every ``checkpoint_every`` steps the state is saved atomically to ``checkpoint_path``;
     evaluation (train/val loss and accuracy) runs at the end of every epoch; quantized weights
     are snapshotted every ``run["track_every"]`` steps and at the start and end. A non-finite
-    loss raises ValueError naming the step. Returns the final checkpoint (CPU tensors).
+    loss raises ValueError naming the step. ``batch_hook(step, indices)``, if given, sees every batch.
+    Returns the final checkpoint (CPU tensors).
     """
     run = ckpt["run"]
     device = torch.device(device) if device is not None else pick_device()
@@ -318,6 +319,8 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
                 pq.estimator = base_ests[n].at_epoch(epoch, run["epochs"])
         i = step % spe
         idx = order[i * bs : (i + 1) * bs]
+        if batch_hook is not None:
+            batch_hook(step, idx)
         factor = lr_schedule(step, total, run["warmup_frac"]) * run.get("lr_factor", 1.0)
         for g in opt.param_groups:
             g["lr"] = run["lr"] * g["lr_scale"] * factor
