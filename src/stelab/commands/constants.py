@@ -1,0 +1,95 @@
+"""``stelab constants``: Theorem 5.1 constants, App. H, and the estimator curves."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _estimator_arg(text: str) -> dict:
+    """NAME[,key=value,...] or JSON → estimator spec dict."""
+    text = text.strip()
+    if text.startswith("{"):
+        return json.loads(text)
+    name, *items = text.split(",")
+    spec = {"name": name}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"estimator parameter {item!r} is not key=value")
+        try:
+            spec[key] = float(value)
+        except ValueError:
+            spec[key] = value
+    return spec
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "constants",
+        help="estimator constants L−, L+, L′, α, L′L+/(2L−²) (paper A Thm 5.1, App. H)",
+        description=(
+            "Compute, for every estimator and layer quantizer, the constants of paper A's Theorem 5.1 from "
+            "the estimator's own definition: L− = min Q̂', L+ = max Q̂', L′ = max |Q̂''| (Lipschitz constant of "
+            "Q̂'), α = Δ/∫ds/Q̂' over a bin (eq. 4), the convexity-error coefficient L′L+/(2L−²) (eq. 6), and the "
+            "assumption checks 5.1.1/5.1.2. Writes a JSON list and a TSV table. Either give --spec (the config's "
+            "'constants' section as JSON, as the workflow does) or --estimator and --bits."
+        ),
+        epilog=(
+            "examples:\n"
+            "  stelab constants --estimator htge,k0=5.5 --bits 2 --json htge.json\n"
+            "  stelab constants --estimator '{\"name\": \"dsq\", \"alpha_dsq\": 0.2}' --bits 2 4 --tsv dsq.tsv\n"
+            "  stelab constants --spec \"$(python -c 'import yaml,json;print(json.dumps(yaml.safe_load("
+            "open(\"config/config.yaml\"))[\"constants\"]))')\" --json c.json --app-h app_h.tsv"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--spec", help="JSON of the config's 'constants' section ({estimators: {...}, layers: [...]})")
+    p.add_argument(
+        "--estimator",
+        action="append",
+        type=_estimator_arg,
+        metavar="SPEC",
+        help="estimator as NAME, NAME,key=value,..., a dotted path pkg.mod:func[,key=value], or JSON; repeatable",
+    )
+    p.add_argument("--bits", type=int, nargs="+", default=[2], help="bit widths (default: 2)")
+    p.add_argument("--m", type=float, default=1.0, help="range half-width m (default: 1.0)")
+    p.add_argument("--layout", default="range", choices=["range", "signed_int", "midtread"], help="level layout")
+    p.add_argument("--json", help="write the constants as a JSON list of records here")
+    p.add_argument("--tsv", help="write the constants table as TSV here")
+    p.add_argument("--app-h", help="write paper A App. H recomputed beside the printed values (TSV)")
+    p.add_argument("--curves", help="write Q̂, Q̂', Q and M(w) curves of every estimator (TSV, for Fig. 1)")
+    p.add_argument("--plot-bits", type=int, default=2, help="bit width of the quantizer for --curves (default: 2)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from ..constants_table import app_h_table, constants_table, estimator_curves
+    from ..io import write_json, write_table
+
+    if args.spec:
+        section = json.loads(args.spec)
+        estimators, layers = section["estimators"], section["layers"]
+        plot_bits = section.get("plot_bits", args.plot_bits)
+    elif args.estimator:
+        estimators = {spec["name"]: spec for spec in args.estimator}
+        layers = [{"bits": b, "m": args.m, "layout": args.layout} for b in args.bits]
+        plot_bits = args.plot_bits
+    else:
+        raise ValueError("give --spec or at least one --estimator (see stelab constants --help)")
+    table = constants_table(estimators, layers)
+    for row in table.itertuples():
+        print(f"{row.label:>16} b={row.bits} α={row.alpha:.6g} L−={row.L_minus:.4g} L+={row.L_plus:.4g} "
+              f"L′={row.L_prime:.4g} L′L+/(2L−²)={row.convexity_coeff:.4g} 5.1.1: {row.assumption_5_1_1}")
+    if args.json:
+        records = table.replace({np.inf: None}).to_dict(orient="records")
+        write_json(args.json, records)
+    if args.tsv:
+        write_table(args.tsv, table)
+    if args.app_h:
+        write_table(args.app_h, app_h_table())
+    if args.curves:
+        write_table(args.curves, estimator_curves(estimators, plot_bits))
+    return 0
