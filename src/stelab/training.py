@@ -169,7 +169,7 @@ def load_into(ckpt: dict, device=None) -> tuple[nn.Module, torch.optim.Optimizer
     """Model and optimiser of a checkpoint, state restored, on ``device``."""
     model, opt = build(ckpt["run"], device)
     model.load_state_dict(ckpt["model"])
-    opt.load_state_dict(ckpt["optimizer"])
+    opt.load_state_dict(copy.deepcopy(ckpt["optimizer"]))  # CPU state would alias the checkpoint's tensors
     return model, opt
 
 
@@ -306,7 +306,8 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
     bs, every = run["batch_size"], int(run.get("track_every") or 0)
     bar = _Progress(label, step, stop, stream)
     bar.log(f"{run['optimizer']} {run.get('variant', '')} seed {run['seed']}: steps {step}→{stop} of {total} on {device}")
-    _snapshot(model, ckpt, step)
+    if step == run.get("fork_step", 0) or not ckpt["snapshots"]["steps"]:
+        _snapshot(model, ckpt, step)  # run start (fresh or fork); a resumed run has it already
     fit_loss, fit_n = ckpt.get("fit", (0.0, 0))
     t_epoch = time.perf_counter()
     base_ests = {n: pq.estimator for n, (_, pq) in quantized_layers(model).items()}

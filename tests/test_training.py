@@ -1,0 +1,160 @@
+"""Deterministic training: schedule, batch order, bit-identical reruns and resume after SIGKILL."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from stelab.data import write_synthetic_idx
+from stelab.fork import fork
+from stelab.training import (
+    batch_order,
+    init_checkpoint,
+    lr_schedule,
+    make_run,
+    prepare_data,
+    train,
+    weight_hash,
+)
+
+HTGE = {"name": "htge", "k0": 5.5}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # small models: threads only contend on a shared 2-core machine
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny_data(n_train=256, n_test=64, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    raw = {split: (torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8),
+                   torch.randint(0, 10, (n,), generator=g))
+           for split, n in (("train", n_train), ("test", n_test))}
+    return prepare_data(raw)
+
+
+def test_lr_schedule_warmup_then_cosine():
+    total = 100  # warm-up: ceil(2 % of 100) = 2 steps
+    assert lr_schedule(0, total) == pytest.approx(0.5)
+    assert lr_schedule(1, total) == pytest.approx(1.0)
+    assert lr_schedule(2, total) == pytest.approx(1.0)
+    assert lr_schedule(2 + 49, total) == pytest.approx(0.5)  # half-way through the cosine
+    assert lr_schedule(99, total) == pytest.approx(0.5 * (1 + math.cos(math.pi * 97 / 98)))
+    assert lr_schedule(999, 1000) < 1e-4
+
+
+def test_batch_order_depends_only_on_seed_and_epoch():
+    torch.manual_seed(0)
+    a = batch_order(50, 3, 1)
+    torch.manual_seed(1)
+    torch.rand(10)
+    assert torch.equal(a, batch_order(50, 3, 1))
+    assert not torch.equal(a, batch_order(50, 3, 2))
+    assert not torch.equal(a, batch_order(50, 4, 1))
+    assert torch.equal(torch.sort(a).values, torch.arange(50))
+
+
+def _run(seed=0, **kw):
+    return make_run(HTGE, 256, optimizer="momentum", epochs=2, batch_size=32, seed=seed, lr=1e-2, **kw)
+
+
+def test_same_seed_gives_bit_identical_weights():
+    data = tiny_data()
+    a = train(init_checkpoint(_run()), data, device="cpu")
+    b = train(init_checkpoint(_run()), data, device="cpu")
+    c = train(init_checkpoint(_run(seed=1)), data, device="cpu")
+    assert weight_hash(a["model"]) == weight_hash(b["model"])
+    assert weight_hash(a["model"]) != weight_hash(c["model"])
+    assert [r["epoch"] for r in a["history"]] == [1, 2]
+    assert a["history"] == [{**r, "seconds": a["history"][i]["seconds"]} for i, r in enumerate(b["history"])]
+    assert a["snapshots"]["steps"] == [0, 16]  # track_every (default 50) > 16 steps: start and end only
+
+
+def test_branches_see_identical_batches():
+    data = tiny_data()
+    start = init_checkpoint(_run())
+    seen = {}
+    for variant in ("qhat", "ste", "unadjusted"):
+        seen[variant] = []
+        train(fork(start, variant), data, device="cpu", batch_hook=lambda s, idx, v=variant: seen[v].append(idx.clone()))
+    assert len(seen["qhat"]) == 16
+    for variant in ("ste", "unadjusted"):
+        assert all(torch.equal(a, b) for a, b in zip(seen["qhat"], seen[variant]))
+
+
+def test_stopping_and_continuing_equals_one_run():
+    data = tiny_data()
+    whole = train(init_checkpoint(_run()), data, device="cpu")
+    part = train(init_checkpoint(_run()), data, stop_step=5, device="cpu")
+    assert part["step"] == 5
+    rest = train(part, data, device="cpu")
+    assert weight_hash(rest["model"]) == weight_hash(whole["model"])
+    assert rest["history"][-1]["fit_loss"] == whole["history"][-1]["fit_loss"]
+
+
+def test_non_finite_loss_stops_with_a_clear_error():
+    data = tiny_data()
+    x, y = data["train"]
+    data["train"] = (torch.full_like(x, float("nan")), y)
+    with pytest.raises(ValueError, match="non-finite training loss nan at step 0"):
+        train(init_checkpoint(_run()), data, device="cpu")
+
+
+def test_adam_and_plain_sgd_train():
+    data = tiny_data()
+    for opt in ("adam", "sgd"):
+        run = make_run(HTGE, 256, optimizer=opt, epochs=1, batch_size=64, lr=1e-3)
+        out = train(init_checkpoint(run), data, device="cpu")
+        assert out["step"] == 4 and math.isfinite(out["history"][0]["val_loss"])
+
+
+def _stelab(*args):
+    return [sys.executable, "-m", "stelab.cli", *map(str, args)]
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path):
+    write_synthetic_idx(tmp_path / "mnist", 1024, 32, seed=0)
+    qat = ('{"estimator": {"name": "htge", "k0": 5.5}, "optimizers": {"momentum": {"lr": 0.01}}, '
+           '"epochs": 4, "batch_size": 8, "track_every": 25, "eval_train_subset": 32}')
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    subprocess.run(_stelab("pretrain", "--data", tmp_path / "mnist", "--qat", qat, "--optimizer", "momentum",
+                           "--seed", 0, "--out", tmp_path / "pre.pt"), check=True, env=env)
+    subprocess.run(_stelab("fork", "--pretrained", tmp_path / "pre.pt", "--variant", "ste", "--out",
+                           tmp_path / "init.pt"), check=True, env=env)
+
+    def branch(tag, ckpt):
+        return _stelab("train-branch", "--init", tmp_path / "init.pt", "--data", tmp_path / "mnist",
+                       "--out", tmp_path / f"{tag}.pt", "--history", tmp_path / f"{tag}.tsv",
+                       "--snapshots", tmp_path / f"{tag}_snap.pt", "--checkpoint", ckpt, "--checkpoint-every", 40)
+
+    subprocess.run(branch("whole", tmp_path / "whole.ckpt"), check=True, env=env, capture_output=True)
+    ckpt = tmp_path / "killed.ckpt"
+    proc = subprocess.Popen(branch("killed", ckpt), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    assert ckpt.exists(), "no checkpoint was written before the run ended"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed.pt").exists()
+    saved = torch.load(ckpt, weights_only=False)
+    assert 0 < saved["step"] < 512
+    rerun = subprocess.run(branch("killed", ckpt), check=True, env=env, capture_output=True, text=True)
+    assert f"resuming from {ckpt} at step" in rerun.stdout + rerun.stderr
+    a = torch.load(tmp_path / "whole.pt", weights_only=False)
+    b = torch.load(tmp_path / "killed.pt", weights_only=False)
+    assert a["step"] == b["step"] == 512
+    assert weight_hash(a["model"]) == weight_hash(b["model"])
+    assert not ckpt.exists()
+    sa = torch.load(tmp_path / "whole_snap.pt", weights_only=False)
+    sb = torch.load(tmp_path / "killed_snap.pt", weights_only=False)
+    assert sa["steps"] == sb["steps"]
+    assert all(torch.equal(x, y) for x, y in zip(sa["weights"]["conv2.weight"], sb["weights"]["conv2.weight"]))
