@@ -20,6 +20,11 @@ QAT_RUN_KEYS = ("model", "quantize", "estimator", "optimizers", "epochs", "batch
                 "lr_tweak", "ste_lr_scope")
 QAT_SETTINGS = json.dumps({k: QAT[k] for k in QAT_RUN_KEYS if k in QAT}, sort_keys=True)
 QAT_THREADS = QAT.get("threads", 1)
+for _opt in [*QAT["optimizers"], *QAT.get("lr_sweep", {}).get("optimizers", [])]:
+    if _opt not in QAT["optimizers"]:
+        raise ValueError(f"config key qat.lr_sweep.optimizers: {_opt!r} is not a key of qat.optimizers")
+    if _opt not in QAT["variants"] or "qhat" not in QAT["variants"][_opt]:
+        raise ValueError(f"config key qat.variants.{_opt}: missing, or lacks 'qhat' (every pair compares against it)")
 QAT_GPU = QAT.get("gpu", 0)
 
 
