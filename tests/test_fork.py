@@ -121,3 +121,14 @@ def test_fork_at_init_claims_a_and_b(tmp_path):
     assert base < 0.2 * unadj  # measured: 0.014 % vs 0.22 %
     assert base < 3 * tweak  # measured: 0.014 % vs 0.021 %
     assert 0 < base
+
+
+def test_branch_snapshot_at_the_fork_holds_the_mapped_weights():
+    pre = pretrained("momentum", steps=4)
+    assert pre["snapshots"]["steps"] == [0, 4]
+    branch = fork(pre, "ste")
+    assert branch["snapshots"]["steps"] == [0]
+    out = train(branch, tiny_data(), stop_step=5, device="cpu")
+    assert out["snapshots"]["steps"] == [0, 4, 5]
+    w_fork = {n: p.detach() for n, (p, _) in quantized_layers(load_into(branch)[0]).items()}
+    assert torch.equal(out["snapshots"]["weights"]["conv2.weight"][1], w_fork["conv2.weight"])

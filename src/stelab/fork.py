@@ -106,4 +106,11 @@ def fork(ckpt: dict, variant: str, lr_tweak: float = LR_TWEAK, ste_lr_scope: str
     return {"run": run, "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
             "optimizer": opt.state_dict(), "step": int(ckpt["step"]), "fit": ckpt.get("fit", (0.0, 0)),
             "history": list(ckpt["history"]),
-            "snapshots": copy.deepcopy(ckpt["snapshots"])}
+            "snapshots": _before(ckpt["snapshots"], int(ckpt["step"]))}
+
+
+def _before(snaps: dict, step: int) -> dict:
+    """Snapshots taken before ``step``: the branch records its own (mapped) weights at the fork step."""
+    keep = [i for i, s in enumerate(snaps["steps"]) if s < step]
+    return {"steps": [snaps["steps"][i] for i in keep],
+            "weights": {n: [w[i].clone() for i in keep] for n, w in snaps["weights"].items()}}

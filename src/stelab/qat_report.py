@@ -61,7 +61,8 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000) -> 
     tracking: Ē and agreement every tracked step after the fork (from ``snapshot_paths``).
     scatter:  for the lowest seed at factor 1, per optimizer, ``{opt}_{adjusted|unadjusted}_{x|y}``:
               the Q̂-net weight (mapped by M when the pair uses it) and the other net's weight,
-              both divided by the layer's range half-length; ``scatter_points`` sampled weights.
+              both divided by the layer's range half-length; ``scatter_points`` sampled weights;
+              ``thresholds``: the rounding thresholds in the same units.
     """
     groups = load_branches(final_paths)
     run_rows, pair_rows = [], []
@@ -142,6 +143,9 @@ def scatter_arrays(groups: dict, n_points: int) -> dict:
             pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:n_points]
             out[f"{optimizer}_{label}_x"] = x[pick].numpy()
             out[f"{optimizer}_{label}_y"] = y[pick].numpy()
+        q = next(iter(qs.values()))
+        half = (q.representable_range[1] - q.representable_range[0]) / 2
+        out["thresholds"] = np.asarray(q.thresholds) / half
     return out
 
 
@@ -206,8 +210,13 @@ def table5(runs: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def lr_sweep(pairs: pd.DataFrame, pair: str = "baseline") -> tuple[pd.DataFrame, dict]:
-    """Ē of ``pair`` against η (mean ± sd over seeds per factor) and the log-log slope per optimizer."""
+    """Ē of ``pair`` against η (mean ± sd over seeds per factor) and the log-log slope per optimizer.
+
+    Only optimizers run at two or more learning-rate factors enter the sweep.
+    """
     df = pairs[pairs["pair"] == pair]
+    swept = df.groupby("optimizer")["sweep_factor"].nunique()
+    df = df[df["optimizer"].isin(swept[swept >= 2].index)]
     t = _mean_sd(df, ("optimizer", "sweep_factor"), ("E_bar", "agreement")).sort_values(["optimizer", "sweep_factor"])
     fits = {}
     for optimizer, g in t.groupby("optimizer"):
@@ -249,3 +258,23 @@ TABLE5_DISPLAY = {"": "row", "Train acc (%)": ("train_acc_mean", "train_acc_sd")
                   "Val loss": ("val_loss_mean", "val_loss_sd"), "paper   ": "val_loss_paper"}
 TABLE5_DIGITS = {"Train acc (%)": 2, "paper": 2, "Val acc (%)": 2, "paper  ": 2, "Train loss": 4, "paper ": 4,
                  "Val loss": 4, "paper   ": 4}
+
+
+def claims(t4: pd.DataFrame, comparable: float = 2.0, much_larger: float = 2.0) -> pd.DataFrame:
+    """Paper A's claims per optimizer from Table 4 (mean Ē over seeds).
+
+    A: Ē(baseline) is comparable to Ē(lr-tweak), i.e. their ratio lies in [1/comparable, comparable].
+    B: Ē(unadjusted) ≥ much_larger × Ē(baseline) (SGD only; Adam has no unadjusted pair in the paper).
+    """
+    rows = []
+    for optimizer, g in t4.groupby("optimizer", sort=False):
+        e = dict(zip(g["pair"], g["E_bar_mean"]))
+        row = {"optimizer": optimizer}
+        if "baseline" in e and "lrtweak" in e:
+            r = e["baseline"] / e["lrtweak"]
+            row.update(ratio_baseline_to_lrtweak=r, claim_A=bool(1 / comparable <= r <= comparable))
+        if "baseline" in e and "unadjusted" in e:
+            r = e["unadjusted"] / e["baseline"]
+            row.update(ratio_unadjusted_to_baseline=r, claim_B=bool(r >= much_larger))
+        rows.append(row)
+    return pd.DataFrame(rows)
