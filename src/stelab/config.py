@@ -89,7 +89,7 @@ def _with_defaults(validator_cls):
 def _estimator_specs(cfg: dict):
     """(dotted key, spec) of every estimator named in the config."""
     for name, spec in (cfg.get("constants", {}).get("estimators") or {}).items():
-        yield f"constants.estimators.{name}", spec
+        yield f"constants.estimators.{name}", {k: v for k, v in spec.items() if k != "bits"}
     qat = cfg.get("qat") or {}
     if "estimator" in qat:
         yield "qat.estimator", qat["estimator"]
