@@ -1,0 +1,65 @@
+"""The report in a real browser: headless Chromium opens every page, every image loads, no console errors."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not (CHROMIUM and DRIVER):
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium and chromium-driver (see .ci/run)")
+        pytest.skip("headless Chromium not installed: apt-get install chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,2000",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    yield driver
+    driver.quit()
+
+
+def _check_page(driver, path: Path):
+    driver.get(path.as_uri())
+    images = driver.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.src.slice(0, 40)]);"
+    )
+    broken = [src for complete, width, src in images if not (complete and width > 0)]
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    return images, broken, errors
+
+
+def test_every_report_page_renders(smoke_run, browser):
+    report = smoke_run / "report"
+    pages = [report / "index.html"] + sorted(p for p in report.glob("*.html") if p.name not in ("index.html", "snakemake.html"))
+    total_images = 0
+    for page in pages:
+        images, broken, errors = _check_page(browser, page)
+        assert not broken, f"{page.name}: images that did not load: {broken}"
+        assert not errors, f"{page.name}: console errors: {errors}"
+        total_images += len(images)
+        if page.name == "constants.html":
+            shot = smoke_run / "results" / "report_screenshot.png"
+            browser.save_screenshot(str(shot))
+            assert shot.stat().st_size > 10_000
+            repo_results = Path(__file__).resolve().parents[1] / "results"
+            repo_results.mkdir(exist_ok=True)
+            shutil.copy(shot, repo_results / "report_screenshot.png")
+    assert total_images >= 6
+    index_links = browser.execute_script("return document.links.length;") if browser.get((report / "index.html").as_uri()) is None else 0
+    assert index_links >= 3
