@@ -29,7 +29,7 @@ def execute_notebook(template, parameters: dict, executed, html_out, kernel: str
     missing = [f"{k}={v}" for k, v in parameters.items() if isinstance(v, str) and not Path(v).exists()]
     if missing:
         raise FileNotFoundError(f"notebook {template.name}: input files missing: {', '.join(missing)}")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     with atomic_path(executed) as tmp_nb:
         papermill.execute_notebook(
             str(template),
