@@ -72,14 +72,10 @@ def model_grid(model: Model, L: float, dx: float) -> Grid:
 
 
 def _bernoulli(z):
-    """B(z) = z / (eᶻ − 1), B(0) = 1, overflow-safe."""
+    """B(z) = z / (eᶻ − 1), B(0) = 1, overflow-safe for finite z."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         out = z / np.expm1(z)
-    small = np.abs(z) < 1e-8
-    out[small] = 1.0 - 0.5 * z[small]
-    out[np.isposinf(z)] = 0.0
-    out[np.isneginf(z)] = np.inf
-    return out
+    return np.where(np.abs(z) < 1e-8, 1.0 - 0.5 * z, out)
 
 
 @dataclass
@@ -130,7 +126,14 @@ class FokkerPlanck:
         jumps = model.s.breakpoints()
         on_jump = np.isin(np.round(self.grid.faces[1:-1], 12), np.round(jumps, 12))
         self.upwind = on_jump | (s[:-1] <= 0) | (s[1:] <= 0)
-        self.Af = 0.5 * (self.A[:, :-1] + self.A[:, 1:])
+        # Face coefficients with D factored out: P = K / D, α = D cl B(−P) + up⁺, β = D cr B(P) + up⁻.
+        s2l, s2r = self.s2[:, :-1], self.s2[:, 1:]
+        Af = 0.5 * (self.A[:, :-1] + self.A[:, 1:])
+        s2f = np.maximum(0.5 * (s2l + s2r), 1e-300)
+        self.K = np.where(self.upwind, 0.0, self.hf * Af / s2f)
+        self.cl, self.cr = s2l / self.hf, s2r / self.hf
+        self.up_l = np.where(self.upwind, np.maximum(self.A[:, :-1], 0.0), 0.0)
+        self.up_r = np.where(self.upwind, np.maximum(-self.A[:, 1:], 0.0), 0.0)
 
     def initial_density(self) -> np.ndarray:
         mass = np.diff(self.model.init.cdf(self.grid.faces))
@@ -141,23 +144,13 @@ class FokkerPlanck:
         return float(self.wp @ np.sum(self.err_w * mu, axis=1))
 
     def diffusion(self, eps: float) -> float:
-        return max(0.5 * self.eta**2 * self.model.c * (eps + self.model.sigma**2), 1e-300)
+        return max(0.5 * self.eta**2 * self.model.c * (eps + self.model.sigma**2), 1e-200)
 
     def face_rates(self, eps: float):
         """(α, β) per face: J_{i+½} = α μ_i − β μ_{i+1} (teacher × faces)."""
-        Ds2 = self.diffusion(eps) * self.s2
-        Dl, Dr = Ds2[:, :-1], Ds2[:, 1:]
-        hf = self.hf
-        Df = np.maximum(0.5 * (Dl + Dr), 1e-300)
-        P = hf * self.Af / Df
-        alpha = Dl * _bernoulli(-P) / hf
-        beta = Dr * _bernoulli(P) / hf
-        if self.upwind.any():
-            u = self.upwind
-            Al, Ar = self.A[:, :-1][:, u], self.A[:, 1:][:, u]
-            alpha[:, u] = np.maximum(Al, 0.0) + Dl[:, u] / hf[u]
-            beta[:, u] = np.maximum(-Ar, 0.0) + Dr[:, u] / hf[u]
-        return alpha, beta
+        D = self.diffusion(eps)
+        P = self.K / D
+        return D * self.cl * _bernoulli(-P) + self.up_l, D * self.cr * _bernoulli(P) + self.up_r
 
     def apply(self, mu, alpha, beta):
         """L μ (teacher × cells)."""

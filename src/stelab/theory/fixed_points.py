@@ -1,0 +1,175 @@
+"""Stationary states of the limit dynamics (spec B §5).
+
+Stationary density (zero flux of the Fokker–Planck equation, s > 0)::
+
+    μ*(ŵ | w*) ∝ s(ŵ)^{-2} exp(Φ(ŵ)/D),  Φ′ = η(a w* − c g(ŵ))/s(ŵ),  D = ½ η² c (ε* + σ²),
+
+piecewise exponential for the STE and a step g (exact per cell: thresholds on cell faces).
+Self-consistency ε* = F(ε*), F(ε) the error of μ* at diffusion D(ε), is solved by a
+bracketing root finder (Brent). Alongside:
+
+* exact decomposition  ε* = ρ(1 − a²/c) + c·E_{w*}[Var(g(ŵ) | w*)]  (input-quantization error
+  plus weight-quantization dither; holds because the STE stationarity gives E[g | w*] = a w*/c);
+* small-noise closed form  a w*/c = L_k + pΔ  ⇒  ε* ≈ ρ(1 − a²/c) + c p(1 − p)Δ²;
+* saturation: if a w* lies beyond c·L_max (or below c·L_min) no stationary state exists and
+  ŵ escapes, ε* = w*² − 2a w* L_sat + c L_sat² for that teacher value;
+* linear g: ε* = (2ρ(1 − a²/c) + ηcσ²)/(2 − ηc), stable iff ηc < 2; unquantized reference
+  ε*_0 = ησ²/(2 − η).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import optimize, special
+
+from .fokker_planck import model_grid
+from .model import Model
+
+
+def unquantized_fixed_point(eta: float, sigma: float) -> float:
+    """ε*_0 = ησ²/(2 − η) of ε′ = −2ηε + η²(ε + σ²) (inf when η ≥ 2)."""
+    return eta * sigma**2 / (2.0 - eta) if eta < 2 else math.inf
+
+
+def linear_fixed_point(model: Model, eta: float | None = None) -> float:
+    """ε* of the closed linear ODE: (2ρ(1 − a²/c) + ηcσ²)/(2 − ηc) (inf when ηc ≥ 2)."""
+    eta = model.eta if eta is None else eta
+    a, c, rho = model.a, model.c, model.rho
+    if eta * c >= 2:
+        return math.inf
+    return (2 * rho * (1 - a * a / c) + eta * c * model.sigma**2) / (2 - eta * c)
+
+
+def linear_stable(model: Model, eta: float | None = None) -> bool:
+    """Stability of linear g: ηc < 2 (spec B §5)."""
+    return (model.eta if eta is None else eta) * model.c < 2
+
+
+def _saturation(model: Model, w: float):
+    """The saturating level for teacher value w, or None if a stationary state exists."""
+    if not model.g.is_step:
+        return None
+    lv = model.g.levels
+    t = model.a * w / model.c
+    if t > lv[-1]:
+        return float(lv[-1])
+    if t < lv[0]:
+        return float(lv[0])
+    return None
+
+
+def small_noise(model: Model) -> float:
+    """Small-noise closed form ρ(1 − a²/c) + c Σ P*(w*) p(1 − p)Δ² (step g), saturation included."""
+    if not model.g.is_step:
+        raise ValueError("theory: the small-noise closed form needs a quantizer weight map")
+    a, c = model.a, model.c
+    lv = model.g.levels
+    total = 0.0
+    for w, pw in zip(model.teacher.values, model.teacher.probs):
+        sat = _saturation(model, w)
+        if sat is not None:
+            total += pw * (w * w - 2 * a * w * sat + c * sat * sat)
+            continue
+        t = a * w / c
+        k = min(int(np.searchsorted(lv, t, side="right")) - 1, len(lv) - 2)
+        dlt = lv[k + 1] - lv[k]
+        p = (t - lv[k]) / dlt
+        total += pw * (w * w * (1 - a * a / c) + c * p * (1 - p) * dlt**2)
+    return float(total)
+
+
+class Stationary:
+    """Stationary densities on the PDE grid and the self-consistent ε*."""
+
+    def __init__(self, model: Model, L: float = 8.0, dx: float = 0.002, eta: float | None = None):
+        self.model = model
+        self.eta = model.eta if eta is None else float(eta)
+        self.grid = model_grid(model, L, dx)
+        x = self.grid.centres
+        self.x, self.h = x, self.grid.widths
+        self.s = model.s(x)
+        if np.any(self.s <= 0):
+            raise ValueError("theory: a stationary density needs s > 0 on the whole grid "
+                             "(clipped or compactly supported surrogates trap weights outside)")
+        self.gx = model.g(x)
+        self.sat = [_saturation(model, w) for w in model.teacher.values]
+
+    def density(self, eps: float, k: int) -> np.ndarray:
+        """Cell-averaged μ*(· | w*_k) at ε (cells of the grid)."""
+        m = self.model
+        D = 0.5 * self.eta**2 * m.c * (eps + m.sigma**2)
+        w = m.teacher.values[k]
+        kappa = self.eta * (m.a * w - m.c * self.gx) / (D * self.s)  # Φ′/D per unit length, / s
+        z = kappa * self.h
+        phi_left = np.concatenate([[0.0], np.cumsum(z)[:-1]])
+        az = np.maximum(np.abs(z), 1e-300)
+        with np.errstate(divide="ignore"):
+            log_e = np.where(z > 0, z, 0.0) + np.log(-np.expm1(-az)) - np.log(az)  # log((eᶻ − 1)/z)
+        log_e = np.where(az < 1e-8, 0.5 * z, log_e)
+        logm = phi_left + log_e + np.log(self.h) - 2.0 * np.log(self.s)
+        mass = np.exp(logm - special.logsumexp(logm))
+        return mass / self.h
+
+    def moments(self, eps: float):
+        """Per teacher value: (E[g], E[g²]) under μ*, saturated values where no stationary state exists."""
+        eg, eg2 = [], []
+        for k, sat in enumerate(self.sat):
+            if sat is not None:
+                eg.append(sat)
+                eg2.append(sat * sat)
+                continue
+            p = self.density(eps, k) * self.h
+            eg.append(float(p @ self.gx))
+            eg2.append(float(p @ np.square(self.gx)))
+        return np.array(eg), np.array(eg2)
+
+    def F(self, eps: float) -> float:
+        m = self.model
+        eg, eg2 = self.moments(eps)
+        wv = m.teacher.values
+        return float(m.teacher.probs @ (np.square(wv) - 2 * m.a * wv * eg + m.c * eg2))
+
+    def solve(self, lo: float = 1e-12, hi: float = 1.0) -> dict:
+        """Self-consistent ε* with its decomposition; ``status`` 'ok', 'saturated' or 'unstable'."""
+        m = self.model
+        G = lambda e: self.F(e) - e  # noqa: E731
+        for _ in range(40):
+            if G(hi) < 0:
+                break
+            hi *= 2
+        else:
+            return {"eps_star": math.inf, "status": "unstable"}
+        if G(lo) <= 0:
+            eps = lo
+        else:
+            eps = optimize.brentq(G, lo, hi, xtol=1e-13, rtol=1e-12)
+        eg, eg2 = self.moments(eps)
+        wv, wp = m.teacher.values, m.teacher.probs
+        var = np.maximum(eg2 - eg**2, 0.0)
+        return {
+            "eps_star": float(eps),
+            "status": "saturated" if any(s is not None for s in self.sat) else "ok",
+            "input_error": float(m.rho * (1 - m.a**2 / m.c)),
+            "dither": float(m.c * (wp @ var)),
+            "decomposition": float(m.rho * (1 - m.a**2 / m.c) + m.c * (wp @ var)),
+            "mean_g_gap": float(np.max(np.abs(eg - m.a * wv / m.c))) if all(s is None for s in self.sat) else math.nan,
+        }
+
+
+def fixed_point(model: Model, eta: float | None = None, L: float = 8.0, dx: float = 0.002) -> dict:
+    """All fixed-point quantities of spec B §5 for one model (and optionally another η)."""
+    eta = model.eta if eta is None else float(eta)
+    row = {"eta": eta, "sigma": model.sigma, "a": model.a, "c": model.c}
+    if model.g.is_linear and model.s.is_one:
+        e = linear_fixed_point(model, eta)
+        row.update(eps_star=e, status="ok" if math.isfinite(e) else "unstable",
+                   input_error=model.rho * (1 - model.a**2 / model.c))
+    else:
+        row.update(Stationary(model, L, dx, eta).solve())
+    if model.g.is_step and model.s.is_one:
+        row["small_noise"] = small_noise(model)
+    row["eps_star_0"] = unquantized_fixed_point(eta, model.sigma)
+    row["deviation"] = row["eps_star"] - row["eps_star_0"]
+    return row

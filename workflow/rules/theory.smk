@@ -1,0 +1,138 @@
+# Theory track (spec B): finite-d simulations and limit-equation solves per case, one
+# comparison per experiment (curves + gap tables), fixed points, the stability sweep.
+# Case specs are resolved from config["theory"] by the package (stelab.theory.experiments).
+
+from stelab.theory.experiments import CASE_EXPERIMENTS, case_spec, experiment_cases
+
+THEORY_DIR = "results/theory"
+THEORY_CASES = {exp: list(experiment_cases(config["theory"], exp)) for exp in CASE_EXPERIMENTS}
+THEORY_CASES = {exp: cases for exp, cases in THEORY_CASES.items() if cases}
+THEORY_EXTRA = ("plateau", "bridge")
+
+
+wildcard_constraints:
+    texp="|".join(CASE_EXPERIMENTS),
+    tcase="[^/]+",
+
+
+rule theory_simulate:
+    output:
+        f"{THEORY_DIR}/{{texp}}/{{tcase}}/sim.npz",
+    params:
+        spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
+    log:
+        f"{LOGS}/theory/{{texp}}/{{tcase}}/simulate.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    shell:
+        "stelab theory simulate --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
+
+
+rule theory_solve:
+    output:
+        f"{THEORY_DIR}/{{texp}}/{{tcase}}/theory.npz",
+    params:
+        spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
+    log:
+        f"{LOGS}/theory/{{texp}}/{{tcase}}/solve.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "stelab theory solve --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
+
+
+def _theory_compare_outputs(exp):
+    out = {
+        "curves": f"{THEORY_DIR}/{exp}/curves.tsv",
+        "gaps": report(f"{THEORY_DIR}/{exp}/gaps.tsv", caption="../report/theory_gaps.rst", category="Theory"),
+    }
+    if exp in THEORY_EXTRA:
+        out["extra"] = report(
+            f"{THEORY_DIR}/{exp}/{exp}.tsv", caption=f"../report/theory_{exp}.rst", category="Theory"
+        )
+    return out
+
+
+for _exp, _cases in THEORY_CASES.items():
+
+    rule:
+        name:
+            f"theory_compare_{_exp}"
+        input:
+            sim=[f"{THEORY_DIR}/{_exp}/{c}/sim.npz" for c in _cases],
+            theory=[f"{THEORY_DIR}/{_exp}/{c}/theory.npz" for c in _cases],
+        output:
+            **_theory_compare_outputs(_exp),
+        params:
+            spec=as_json(config["theory"]),
+            exp=_exp,
+            extra=(lambda wc, output: f"--extra {output.extra}" if "extra" in output.keys() else ""),
+        log:
+            f"{LOGS}/theory/{_exp}/compare.log",
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        shell:
+            "stelab theory compare --spec {params.spec:q} --experiment {params.exp} --sim {input.sim:q} "
+            "--theory {input.theory:q} --curves {output.curves:q} --gaps {output.gaps:q} {params.extra} "
+            "> {log:q} 2>&1"
+
+
+THEORY_FIXED = {
+    "table": f"{THEORY_DIR}/fixed_points/fixed_points.tsv",
+    "checks": f"{THEORY_DIR}/fixed_points/checks.tsv",
+}
+THEORY_STABILITY = f"{THEORY_DIR}/stability/stability.tsv"
+
+
+rule theory_fixed_points:
+    output:
+        table=report(THEORY_FIXED["table"], caption="../report/theory_fixed_points.rst", category="Theory"),
+        checks=THEORY_FIXED["checks"],
+    params:
+        spec=as_json(config["theory"]),
+    log:
+        f"{LOGS}/theory/fixed_points.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "stelab theory fixed-point --spec {params.spec:q} --out {output.table:q} --checks {output.checks:q} "
+        "> {log:q} 2>&1"
+
+
+rule theory_stability:
+    output:
+        report(THEORY_STABILITY, caption="../report/theory_stability.rst", category="Theory"),
+    params:
+        spec=as_json(config["theory"]),
+    log:
+        f"{LOGS}/theory/stability.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "stelab theory sweep --experiment stability --spec {params.spec:q} --threads {threads} "
+        "--out {output:q} > {log:q} 2>&1"
+
+
+THEORY_INPUTS = {"fixed_points": THEORY_FIXED["table"], "fixed_point_checks": THEORY_FIXED["checks"],
+                 "stability": THEORY_STABILITY, "theory_dir": THEORY_DIR}
+for _exp, _cases in THEORY_CASES.items():
+    THEORY_INPUTS[f"{_exp}_curves"] = f"{THEORY_DIR}/{_exp}/curves.tsv"
+    THEORY_INPUTS[f"{_exp}_gaps"] = f"{THEORY_DIR}/{_exp}/gaps.tsv"
+    if _exp in THEORY_EXTRA:
+        THEORY_INPUTS[f"{_exp}_table"] = f"{THEORY_DIR}/{_exp}/{_exp}.tsv"
+if "density" in THEORY_CASES:
+    THEORY_INPUTS["density_sim"] = f"{THEORY_DIR}/density/main/sim.npz"
+    THEORY_INPUTS["density_theory"] = f"{THEORY_DIR}/density/main/theory.npz"
+
+ALL_TARGETS.extend(v for k, v in THEORY_INPUTS.items() if k != "theory_dir")
+NOTEBOOKS["theory"] = {"inputs": {k: v for k, v in THEORY_INPUTS.items() if k != "theory_dir"}}
