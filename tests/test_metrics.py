@@ -78,11 +78,11 @@ def _pairs():
     rows = []
     for seed, (b, t, u) in enumerate([(0.5, 0.6, 2.0), (0.7, 0.8, 3.0), (0.6, 0.7, 2.5)]):
         for pair, e in (("baseline", b), ("lrtweak", t), ("unadjusted", u)):
-            rows.append({"optimizer": "momentum", "sweep_factor": 1.0, "seed": seed, "pair": pair, "E_bar": e,
+            rows.append({"bits": 2, "optimizer": "momentum", "sweep_factor": 1.0, "seed": seed, "pair": pair, "E_bar": e,
                          "agreement": 100 - e, "diff_train_acc": 0.1 * seed, "diff_train_loss": 0.0,
                          "diff_val_acc": 0.0, "diff_val_loss": 0.0})
         for f in (0.5, 2.0):
-            rows.append({"optimizer": "momentum", "sweep_factor": f, "seed": seed, "pair": "baseline",
+            rows.append({"bits": 2, "optimizer": "momentum", "sweep_factor": f, "seed": seed, "pair": "baseline",
                          "E_bar": b * f**2, "agreement": 99.0})
     return pd.DataFrame(rows)
 
@@ -99,7 +99,7 @@ def test_tables_mean_sd_and_paper_columns():
     sweep, fits = qr.lr_sweep(pairs)
     assert list(sweep["sweep_factor"]) == [0.5, 1.0, 2.0]
     assert fits["momentum"]["slope"] == pytest.approx(2.0)
-    runs = pd.DataFrame([{"optimizer": "momentum", "sweep_factor": 1.0, "seed": s, "variant": v,
+    runs = pd.DataFrame([{"bits": 2, "optimizer": "momentum", "sweep_factor": 1.0, "seed": s, "variant": v,
                           "train_acc": 90.0 + s, "train_loss": 0.3, "val_acc": 91.0, "val_loss": 0.3}
                          for s in range(3) for v in ("qhat", "ste")])
     t5 = qr.table5(runs, pairs)
@@ -108,3 +108,15 @@ def test_tables_mean_sd_and_paper_columns():
     assert t5.loc[2, "train_acc_mean"] == pytest.approx(0.1)
     shown = qr.display_table(t4, qr.TABLE4_DISPLAY)
     assert shown.loc[0, "Ē (%)"] == "0.600 ± 0.100"
+    claims = qr.claims(t4).iloc[0]
+    assert claims["claim_A"] and claims["claim_B"]
+    assert claims["ratio_baseline_to_lrtweak"] == pytest.approx(0.6 / 0.7)
+
+
+def test_other_bit_widths_get_no_paper_values():
+    pairs = _pairs()
+    four = pairs[pairs["sweep_factor"] == 1.0].assign(bits=4)
+    t4 = qr.table4(pd.concat([pairs, four]))
+    assert list(t4["bits"]) == [2, 2, 2, 4, 4, 4]
+    assert t4["experiment"].iloc[3] == "baseline (S), 4 bit"
+    assert t4["E_bar_paper"].iloc[0] == 0.515 and np.isnan(t4["E_bar_paper"].iloc[3])

@@ -158,3 +158,22 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     sb = torch.load(tmp_path / "killed_snap.pt", weights_only=False)
     assert sa["steps"] == sb["steps"]
     assert all(torch.equal(x, y) for x, y in zip(sa["weights"]["conv2.weight"], sb["weights"]["conv2.weight"]))
+
+
+def test_run_from_config_optimizer_sweep_and_extra_bits():
+    from stelab.training import pretrain_steps, run_from_config
+
+    qat = {"estimator": HTGE, "epochs": 2, "batch_size": 50, "pretrain_fraction": 0.1,
+           "quantize": {"bits": 2, "params": ["conv*.weight"]},
+           "optimizers": {"adam": {"lr": 1e-4, "betas": [0.9, 0.95]}},
+           "extra_bits": [{"bits": 4, "estimator": {"name": "htge", "k0": 18}}]}
+    run = run_from_config(qat, "adam", 3, 1000, sweep_factor=4)
+    assert run["lr"] == pytest.approx(4e-4) and run["betas"] == [0.9, 0.95] and run["seed"] == 3
+    assert pretrain_steps(run) == 4  # round(0.1 · 2 epochs · 20 steps)
+    four = run_from_config(qat, "adam", 3, 1000, bits=4)
+    assert four["quantize"]["bits"] == 4 and four["estimator"]["k0"] == 18
+    assert run_from_config(qat, "adam", 3, 1000, bits=2)["estimator"]["k0"] == 5.5
+    with pytest.raises(ValueError, match="qat.extra_bits"):
+        run_from_config(qat, "adam", 3, 1000, bits=1)
+    with pytest.raises(ValueError, match="qat.optimizers"):
+        run_from_config(qat, "momentum", 3, 1000)

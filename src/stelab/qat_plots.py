@@ -51,9 +51,15 @@ def _band(ax, d: pd.DataFrame, x: str, y: str, color, label):
     ax.fill_between(mean.index, (mean - sd).values, (mean + sd).values, color=color, alpha=0.2, lw=0)
 
 
-def plot_tracking(tracking: pd.DataFrame):
-    """Ē (%) and quantized agreement (%) against the training step, per optimizer and pair (mean ± sd over seeds)."""
+def plot_tracking(tracking: pd.DataFrame, bits: int | None = None):
+    """Ē (%) and quantized agreement (%) against the training step, per optimizer and pair (mean ± sd over seeds).
+
+    One bit width is drawn: ``bits``, by default 2 when present (the paper's setting), else the fewest.
+    """
     d = tracking[tracking["sweep_factor"] == 1.0]
+    if bits is None and len(d):
+        bits = 2 if 2 in set(d["bits"]) else int(d["bits"].min())
+    d = d[d["bits"] == bits]
     optimizers = [o for o in ("momentum", "sgd", "adam") if o in set(d["optimizer"])]
     if not optimizers:
         raise ValueError("tracking table holds no runs at learning-rate factor 1")
@@ -74,17 +80,19 @@ def plot_tracking(tracking: pd.DataFrame):
     return fig
 
 
-def plot_lr_sweep(sweep: pd.DataFrame, fits: dict, base_lr: dict | None = None):
+def plot_lr_sweep(sweep: pd.DataFrame, fits: dict):
     """Ē of the baseline pair against the learning-rate factor on log-log axes, with the fitted slope."""
     fig, ax = plt.subplots(figsize=(5.2, 4.2))
-    for i, (opt, g) in enumerate(sweep.groupby("optimizer")):
+    several = sweep["bits"].nunique() > 1
+    for i, ((bits, opt), g) in enumerate(sweep.groupby(["bits", "optimizer"])):
         g = g.sort_values("sweep_factor")
         color = f"C{i}"
-        label = OPT_LABEL.get(opt, opt)
+        label = OPT_LABEL.get(opt, opt) + (f", {bits} bit" if several else "")
+        key = f"{opt}, {bits} bit" if several else opt
         ax.errorbar(g["sweep_factor"], g["E_bar_mean"], yerr=g["E_bar_sd"].fillna(0.0), fmt="o", color=color,
                     capsize=3, label=label)
-        if opt in fits:
-            f = fits[opt]
+        if key in fits:
+            f = fits[key]
             xs = np.geomspace(g["sweep_factor"].min(), g["sweep_factor"].max(), 50)
             ax.plot(xs, 10 ** f["intercept"] * xs ** f["slope"], color=color, lw=1.2,
                     label=f"{label}: fitted slope {f['slope']:.2f}")

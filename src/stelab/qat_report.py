@@ -18,12 +18,13 @@ from .metrics import PAIRS, final_metrics, loglog_slope, pair_metrics, tracked_p
 from .models import quantized_layers
 from .training import build, load_checkpoint
 
-KEY = ("optimizer", "sweep_factor", "seed")
+KEY = ("bits", "optimizer", "sweep_factor", "seed")
+PAPER_BITS = 2  # the paper's MNIST tables are for 2-bit weights
 METRICS5 = ("train_acc", "train_loss", "val_acc", "val_loss")
 
 
 def _run_key(run: dict) -> tuple:
-    return run["optimizer"], float(run.get("sweep_factor", 1.0)), int(run["seed"])
+    return int(run["quantize"]["bits"]), run["optimizer"], float(run.get("sweep_factor", 1.0)), int(run["seed"])
 
 
 def _quantizers(run: dict) -> dict:
@@ -38,7 +39,7 @@ def _latent(ckpt: dict) -> dict:
 
 
 def load_branches(paths) -> dict:
-    """{(optimizer, sweep_factor, seed): {variant: checkpoint}} from final branch checkpoints."""
+    """{(bits, optimizer, sweep_factor, seed): {variant: checkpoint}} from final branch checkpoints."""
     groups: dict = {}
     for path in paths:
         ckpt = load_checkpoint(path)
@@ -52,14 +53,15 @@ def load_branches(paths) -> dict:
     return groups
 
 
-def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000) -> dict:
+def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, scatter_bits: int | None = None) -> dict:
     """DataFrames ``runs``, ``pairs``, ``tracking`` and the Fig. 3 ``scatter`` arrays.
 
     runs:     one row per branch with its final train/val loss and accuracy (acc in %).
-    pairs:    one row per (optimizer, sweep_factor, seed, pair) with Ē (%), agreement (%) and the
+    pairs:    one row per (bits, optimizer, sweep_factor, seed, pair) with Ē (%), agreement (%) and the
               Q̂-net − other-net differences of the Table 5 metrics.
     tracking: Ē and agreement every tracked step after the fork (from ``snapshot_paths``).
-    scatter:  for the lowest seed at factor 1, per optimizer, ``{opt}_{adjusted|unadjusted}_{x|y}``:
+    scatter:  for the lowest seed at factor 1 and ``scatter_bits`` (default: 2 if run, else the
+              fewest bits), per optimizer, ``{opt}_{adjusted|unadjusted}_{x|y}``:
               the Q̂-net weight (mapped by M when the pair uses it) and the other net's weight,
               both divided by the layer's range half-length; ``scatter_points`` sampled weights;
               ``thresholds``: the rounding thresholds in the same units.
@@ -81,7 +83,7 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000) -> 
         for pair, (_, other) in PAIRS.items():
             if other not in branches:
                 continue
-            use_map = uses_weight_map(pair, key[0])
+            use_map = uses_weight_map(pair, key[1])
             pm = pair_metrics(w_ref, _latent(branches[other]), qs, maps if use_map else None)
             diff = {f"diff_{k}": (m_ref[k] - v) * (100 if k.endswith("acc") else 1)
                     for k, v in final_metrics(branches[other]["history"]).items()}
@@ -90,7 +92,7 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000) -> 
     runs = pd.DataFrame(run_rows)
     pairs = pd.DataFrame(pair_rows)
     tracking = track_pairs(groups, snapshot_paths)
-    scatter = scatter_arrays(groups, scatter_points)
+    scatter = scatter_arrays(groups, scatter_points, scatter_bits)
     return {"runs": runs, "pairs": pairs, "tracking": tracking, "scatter": scatter}
 
 
@@ -110,19 +112,23 @@ def track_pairs(groups: dict, snapshot_paths) -> pd.DataFrame:
         for pair, (_, other) in PAIRS.items():
             if other not in by_variant:
                 continue
-            use_map = uses_weight_map(pair, key[0])
+            use_map = uses_weight_map(pair, key[1])
             for r in tracked_pair_metrics(by_variant["qhat"], by_variant[other], qs,
                                           maps if use_map else None, from_step=int(run.get("fork_step", 0))):
                 rows.append({**dict(zip(KEY, key)), "pair": pair, **r})
     return pd.DataFrame(rows, columns=[*KEY, "pair", "step", "E_bar", "agreement", "n_weights"])
 
 
-def scatter_arrays(groups: dict, n_points: int) -> dict:
+def scatter_arrays(groups: dict, n_points: int, bits: int | None = None) -> dict:
     """Fig. 3 data (see :func:`compare_runs`); the sample of weights is fixed by a seed-0 generator."""
     out = {}
-    keys = sorted(k for k in groups if k[1] == 1.0 and "qhat" in groups[k])
-    for optimizer in sorted({k[0] for k in keys}):
-        key = min(k for k in keys if k[0] == optimizer)
+    keys = sorted(k for k in groups if k[2] == 1.0 and "qhat" in groups[k])
+    have = sorted({k[0] for k in keys})
+    if bits is None and have:
+        bits = PAPER_BITS if PAPER_BITS in have else have[0]
+    keys = [k for k in keys if k[0] == bits]
+    for optimizer in sorted({k[1] for k in keys}):
+        key = min(k for k in keys if k[1] == optimizer)
         branches = groups[key]
         run = branches["qhat"]["run"]
         qs = _quantizers(run)
@@ -159,30 +165,40 @@ def _mean_sd(df: pd.DataFrame, by, cols) -> pd.DataFrame:
     return out.reset_index()
 
 
+_OPT_ORDER = {"momentum": 0, "sgd": 1, "adam": 2}
+_PAIR_ORDER = {"baseline": 0, "lrtweak": 1, "unadjusted": 2}
+
+
+def _paper(table: dict, bits, optimizer, key, field):
+    """The paper's number for a row (its MNIST tables are 2-bit), NaN otherwise."""
+    return table.get((optimizer, key), {}).get(field, np.nan) if int(bits) == PAPER_BITS else np.nan
+
+
 def table4(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Table 4: Ē and quantized agreement per (optimizer, pair), mean and sd over seeds, paper beside."""
+    """Table 4: Ē and quantized agreement per (bits, optimizer, pair), mean and sd over seeds, paper beside."""
     main = pairs[pairs["sweep_factor"] == 1.0]
-    t = _mean_sd(main, ("optimizer", "pair"), ("E_bar", "agreement"))
-    t["experiment"] = [f"{p} ({pv.OPTIMIZER_LABEL.get(o, o)})" for o, p in zip(t["optimizer"], t["pair"])]
-    t["E_bar_paper"] = [pv.TABLE4_MNIST.get((o, p), {}).get("E_bar", np.nan) for o, p in zip(t["optimizer"], t["pair"])]
-    t["agreement_paper"] = [pv.TABLE4_MNIST.get((o, p), {}).get("agreement", np.nan)
-                            for o, p in zip(t["optimizer"], t["pair"])]
-    order = {"baseline": 0, "lrtweak": 1, "unadjusted": 2}
-    t = t.sort_values(["optimizer", "pair"], key=lambda s: s.map(order) if s.name == "pair" else s.map(
-        {"momentum": 0, "sgd": 1, "adam": 2}))
-    return t[["experiment", "optimizer", "pair", "E_bar_mean", "E_bar_sd", "E_bar_paper",
+    t = _mean_sd(main, ("bits", "optimizer", "pair"), ("E_bar", "agreement"))
+    several = t["bits"].nunique() > 1
+    t["experiment"] = [f"{p} ({pv.OPTIMIZER_LABEL.get(o, o)})" + (f", {b} bit" if several else "")
+                       for b, o, p in zip(t["bits"], t["optimizer"], t["pair"])]
+    t["E_bar_paper"] = [_paper(pv.TABLE4_MNIST, b, o, p, "E_bar") for b, o, p in zip(t["bits"], t["optimizer"], t["pair"])]
+    t["agreement_paper"] = [_paper(pv.TABLE4_MNIST, b, o, p, "agreement")
+                            for b, o, p in zip(t["bits"], t["optimizer"], t["pair"])]
+    t = t.sort_values(["bits", "optimizer", "pair"], key=lambda c: c.map(_PAIR_ORDER) if c.name == "pair" else (
+        c.map(_OPT_ORDER) if c.name == "optimizer" else c))
+    return t[["experiment", "bits", "optimizer", "pair", "E_bar_mean", "E_bar_sd", "E_bar_paper",
               "agreement_mean", "agreement_sd", "agreement_paper", "n_seeds"]].reset_index(drop=True)
 
 
 def table3(pairs: pd.DataFrame, optimizer: str = "momentum") -> pd.DataFrame:
-    """Table 3: Ē of the SGD + momentum pairs with description, interpretation and ratio to baseline."""
+    """Table 3: Ē of the SGD + momentum pairs with description, interpretation and ratio to baseline (per bits)."""
     t = table4(pairs)
     t = t[t["optimizer"] == optimizer].copy()
-    base = t.loc[t["pair"] == "baseline", "E_bar_mean"]
-    t["ratio_to_baseline"] = t["E_bar_mean"] / float(base.iloc[0]) if len(base) else np.nan
+    base = t[t["pair"] == "baseline"].set_index("bits")["E_bar_mean"]
+    t["ratio_to_baseline"] = [e / base[b] if b in base.index else np.nan for b, e in zip(t["bits"], t["E_bar_mean"])]
     t["description"] = [pv.TABLE3_TEXT[p][0] for p in t["pair"]]
     t["interpretation"] = [pv.TABLE3_TEXT[p][1] for p in t["pair"]]
-    return t[["pair", "description", "E_bar_mean", "E_bar_sd", "E_bar_paper", "ratio_to_baseline",
+    return t[["bits", "pair", "description", "E_bar_mean", "E_bar_sd", "E_bar_paper", "ratio_to_baseline",
               "interpretation", "n_seeds"]].reset_index(drop=True)
 
 
@@ -191,39 +207,48 @@ def table5(runs: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     main_runs = runs[runs["sweep_factor"] == 1.0]
     main_pairs = pairs[(pairs["sweep_factor"] == 1.0) & (pairs["pair"] == "baseline")]
-    for optimizer in [o for o in ("momentum", "sgd", "adam") if o in set(main_runs["optimizer"])]:
-        label = pv.OPTIMIZER_LABEL.get(optimizer, optimizer)
-        sources = [("ste", f"STE ({label})", main_runs[(main_runs["optimizer"] == optimizer) & (main_runs["variant"] == "ste")], ""),
-                   ("qhat", f"Q̂ ({label})", main_runs[(main_runs["optimizer"] == optimizer) & (main_runs["variant"] == "qhat")], ""),
-                   ("diff", f"Diff ({label})", main_pairs[main_pairs["optimizer"] == optimizer], "diff_")]
-        for net, name, df, prefix in sources:
-            if df.empty:
-                continue
-            row = {"row": name, "optimizer": optimizer, "net": net, "n_seeds": len(df)}
-            for k in METRICS5:
-                vals = df[prefix + k].astype(float)
-                row[f"{k}_mean"] = vals.mean()
-                row[f"{k}_sd"] = vals.std(ddof=1) if len(vals) > 1 else np.nan
-                row[f"{k}_paper"] = pv.TABLE5_MNIST.get((optimizer, net), {}).get(k, np.nan)
-            rows.append(row)
+    several = main_runs["bits"].nunique() > 1
+    for bits in sorted(set(main_runs["bits"])):
+        for optimizer in [o for o in _OPT_ORDER if o in set(main_runs["optimizer"])]:
+            label = pv.OPTIMIZER_LABEL.get(optimizer, optimizer) + (f", {bits} bit" if several else "")
+            r = main_runs[(main_runs["optimizer"] == optimizer) & (main_runs["bits"] == bits)]
+            sources = [("ste", f"STE ({label})", r[r["variant"] == "ste"], ""),
+                       ("qhat", f"Q̂ ({label})", r[r["variant"] == "qhat"], ""),
+                       ("diff", f"Diff ({label})",
+                        main_pairs[(main_pairs["optimizer"] == optimizer) & (main_pairs["bits"] == bits)], "diff_")]
+            for net, name, df, prefix in sources:
+                if df.empty:
+                    continue
+                row = {"row": name, "bits": int(bits), "optimizer": optimizer, "net": net, "n_seeds": len(df)}
+                for k in METRICS5:
+                    vals = df[prefix + k].astype(float)
+                    row[f"{k}_mean"] = vals.mean()
+                    row[f"{k}_sd"] = vals.std(ddof=1) if len(vals) > 1 else np.nan
+                    row[f"{k}_paper"] = _paper(pv.TABLE5_MNIST, bits, optimizer, net, k)
+                rows.append(row)
     return pd.DataFrame(rows)
 
 
 def lr_sweep(pairs: pd.DataFrame, pair: str = "baseline") -> tuple[pd.DataFrame, dict]:
-    """Ē of ``pair`` against η (mean ± sd over seeds per factor) and the log-log slope per optimizer.
+    """Ē of ``pair`` against η (mean ± sd over seeds per factor) and the log-log slope.
 
-    Only optimizers run at two or more learning-rate factors enter the sweep.
+    Only (bits, optimizer) combinations run at two or more learning-rate factors enter the sweep;
+    ``fits`` is keyed by optimizer (suffixed by the bit width when several were swept).
     """
     df = pairs[pairs["pair"] == pair]
-    swept = df.groupby("optimizer")["sweep_factor"].nunique()
-    df = df[df["optimizer"].isin(swept[swept >= 2].index)]
-    t = _mean_sd(df, ("optimizer", "sweep_factor"), ("E_bar", "agreement")).sort_values(["optimizer", "sweep_factor"])
+    swept = df.groupby(["bits", "optimizer"])["sweep_factor"].nunique()
+    keep = set(swept[swept >= 2].index)
+    df = df[[(b, o) in keep for b, o in zip(df["bits"], df["optimizer"])]]
+    t = _mean_sd(df, ("bits", "optimizer", "sweep_factor"), ("E_bar", "agreement"))
+    t = t.sort_values(["bits", "optimizer", "sweep_factor"]).reset_index(drop=True)
+    several = t["bits"].nunique() > 1
     fits = {}
-    for optimizer, g in t.groupby("optimizer"):
-        if len(g) >= 2 and (g["E_bar_mean"] > 0).all():
+    for (bits, optimizer), g in t.groupby(["bits", "optimizer"]):
+        if (g["E_bar_mean"] > 0).all():
             slope, intercept = loglog_slope(g["sweep_factor"], g["E_bar_mean"])
-            fits[optimizer] = {"slope": slope, "intercept": intercept, "n_factors": int(len(g))}
-    return t.reset_index(drop=True), fits
+            fits[f"{optimizer}, {bits} bit" if several else optimizer] = {
+                "slope": slope, "intercept": intercept, "n_factors": int(len(g)), "bits": int(bits)}
+    return t, fits
 
 
 def fmt_pm(mean, sd, digits: int = 3) -> str:
@@ -248,7 +273,7 @@ def display_table(t: pd.DataFrame, columns: dict, digits: dict | None = None) ->
     return pd.DataFrame(out)
 
 
-TABLE3_DISPLAY = {"Experiment": "pair", "Description": "description", "Ē (%)": ("E_bar_mean", "E_bar_sd"),
+TABLE3_DISPLAY = {"Bits": "bits", "Experiment": "pair", "Description": "description", "Ē (%)": ("E_bar_mean", "E_bar_sd"),
                   "Ē paper (%)": "E_bar_paper", "× baseline": "ratio_to_baseline", "Interpretation": "interpretation"}
 TABLE4_DISPLAY = {"Experiment": "experiment", "Ē (%)": ("E_bar_mean", "E_bar_sd"), "Ē paper (%)": "E_bar_paper",
                   "Agreement (%)": ("agreement_mean", "agreement_sd"), "Agreement paper (%)": "agreement_paper"}
@@ -267,9 +292,9 @@ def claims(t4: pd.DataFrame, comparable: float = 2.0, much_larger: float = 2.0) 
     B: Ē(unadjusted) ≥ much_larger × Ē(baseline) (SGD only; Adam has no unadjusted pair in the paper).
     """
     rows = []
-    for optimizer, g in t4.groupby("optimizer", sort=False):
+    for (bits, optimizer), g in t4.groupby(["bits", "optimizer"], sort=False):
         e = dict(zip(g["pair"], g["E_bar_mean"]))
-        row = {"optimizer": optimizer}
+        row = {"bits": bits, "optimizer": optimizer}
         if "baseline" in e and "lrtweak" in e:
             r = e["baseline"] / e["lrtweak"]
             row.update(ratio_baseline_to_lrtweak=r, claim_A=bool(1 / comparable <= r <= comparable))

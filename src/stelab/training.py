@@ -60,10 +60,13 @@ _RUN_KEYS_FROM_CONFIG = ("model", "quantize", "epochs", "batch_size", "warmup_fr
                          "pretrain_fraction", "train_subset", "val_subset", "eval_train_subset")
 
 
-def run_from_config(qat: dict, optimizer: str, seed: int, n_train: int, sweep_factor: float = 1.0) -> dict:
+def run_from_config(qat: dict, optimizer: str, seed: int, n_train: int, sweep_factor: float = 1.0,
+                    bits: int | None = None) -> dict:
     """The Q̂-net run of the ``qat:`` config section for one optimiser, seed and learning-rate factor.
 
     η = qat.optimizers[optimizer].lr × ``sweep_factor`` (the learning-rate sweep multiplies η).
+    ``bits`` other than qat.quantize.bits selects the entry of qat.extra_bits with that bit width
+    (its own estimator, e.g. HTGE k0 = 2 for 1 bit and 18 for 4 bits in the authors' code).
     """
     opts = qat.get("optimizers", {})
     if optimizer not in opts:
@@ -75,7 +78,16 @@ def run_from_config(qat: dict, optimizer: str, seed: int, n_train: int, sweep_fa
     for key in ("momentum", "betas", "eps"):
         if key in o:
             over[key] = o[key]
-    return make_run(qat.get("estimator", "ste"), n_train, **over)
+    estimator = qat.get("estimator", "ste")
+    quant = over.get("quantize", copy.deepcopy(RUN_DEFAULTS["quantize"]))
+    if bits is not None and int(bits) != int(quant["bits"]):
+        extra = {int(e["bits"]): e for e in qat.get("extra_bits", [])}
+        if int(bits) not in extra:
+            raise ValueError(f"qat.extra_bits: no entry for {bits} bits (have {sorted(extra)}; "
+                             f"qat.quantize.bits is {quant['bits']})")
+        over["quantize"] = {**quant, "bits": int(bits)}
+        estimator = extra[int(bits)]["estimator"]
+    return make_run(estimator, n_train, **over)
 
 
 def pretrain_steps(run: dict) -> int:

@@ -1,14 +1,17 @@
 # QAT rules (paper A §6): pretrain the Q̂-net → fork → train each branch → compare → tables.
 #
-# One chain per optimizer × learning-rate factor × seed:
-#   results/qat/{optimizer}/lr{factor}/seed{seed}/pretrain.pt             qat_pretrain
-#   results/qat/{optimizer}/lr{factor}/seed{seed}/{variant}/init.pt       qat_fork
-#   results/qat/{optimizer}/lr{factor}/seed{seed}/{variant}/final.pt      qat_train_branch
-# Factor 1 runs every variant of qat.variants[optimizer]; the other factors of
-# qat.lr_sweep.factors run the baseline pair (qhat, ste) only. Uses MNIST_FILES and
+# One chain per bit width × optimizer × learning-rate factor × seed:
+#   results/qat/b{bits}/{optimizer}/lr{factor}/seed{seed}/pretrain.pt             qat_pretrain
+#   results/qat/b{bits}/{optimizer}/lr{factor}/seed{seed}/{variant}/init.pt       qat_fork
+#   results/qat/b{bits}/{optimizer}/lr{factor}/seed{seed}/{variant}/final.pt      qat_train_branch
+# Factor 1 runs every variant of qat.variants[optimizer] at qat.quantize.bits and at every
+# qat.extra_bits width; the other factors of qat.lr_sweep.factors run the baseline pair
+# (qhat, ste) at qat.quantize.bits only. Uses MNIST_FILES and
 # mnist_dir() from data.smk and ALL_TARGETS / NOTEBOOKS from common.smk.
 
 import json
+
+from stelab.estimators import get_estimator
 
 QAT = config["qat"]
 QAT_DIR = "results/qat"
@@ -17,7 +20,7 @@ QAT_TABLES = "results/tables"
 # the keys that change what a training job computes (others only affect compare/report)
 QAT_RUN_KEYS = ("model", "quantize", "estimator", "optimizers", "epochs", "batch_size", "warmup_frac",
                 "track_every", "pretrain_fraction", "train_subset", "val_subset", "eval_train_subset",
-                "lr_tweak", "ste_lr_scope")
+                "lr_tweak", "ste_lr_scope", "extra_bits")
 QAT_SETTINGS = json.dumps({k: QAT[k] for k in QAT_RUN_KEYS if k in QAT}, sort_keys=True)
 QAT_THREADS = QAT.get("threads", 1)
 for _opt in [*QAT["optimizers"], *QAT.get("lr_sweep", {}).get("optimizers", [])]:
@@ -26,6 +29,13 @@ for _opt in [*QAT["optimizers"], *QAT.get("lr_sweep", {}).get("optimizers", [])]
     if _opt not in QAT["variants"] or "qhat" not in QAT["variants"][_opt]:
         raise ValueError(f"config key qat.variants.{_opt}: missing, or lacks 'qhat' (every pair compares against it)")
 QAT_GPU = QAT.get("gpu", 0)
+QAT_BITS = QAT.get("quantize", {}).get("bits", 2)
+QAT_ALL_BITS = [QAT_BITS] + [e["bits"] for e in QAT.get("extra_bits", []) if e["bits"] != QAT_BITS]
+for _i, _extra in enumerate(QAT.get("extra_bits", [])):
+    try:
+        get_estimator(_extra["estimator"])
+    except ValueError as _exc:
+        raise ValueError(f"config key qat.extra_bits[{_i}].estimator: {_exc}") from None
 
 
 def qat_factor(f):
@@ -34,19 +44,22 @@ def qat_factor(f):
 
 
 def qat_branches():
-    """(optimizer, factor, seed, variant) of every branch to train."""
-    out = [(o, "1", s, v) for o in QAT["optimizers"] for s in QAT["seeds"] for v in QAT["variants"][o]]
+    """(bits, optimizer, factor, seed, variant) of every branch to train."""
+    out = [(b, o, "1", s, v) for b in QAT_ALL_BITS for o in QAT["optimizers"] for s in QAT["seeds"]
+           for v in QAT["variants"][o]]
     sweep = QAT.get("lr_sweep", {})
     for o in sweep.get("optimizers", []):
         for f in sweep.get("factors", []):
             if float(f) != 1.0:
-                out += [(o, qat_factor(f), s, v) for s in sweep.get("seeds", QAT["seeds"]) for v in ("qhat", "ste")]
+                out += [(QAT_BITS, o, qat_factor(f), s, v) for s in sweep.get("seeds", QAT["seeds"])
+                        for v in ("qhat", "ste")]
     return out
 
 
 def qat_branch_files(name, main_only=False):
-    return [f"{QAT_DIR}/{o}/lr{f}/seed{s}/{v}/{name}" for o, f, s, v in qat_branches()
-            if not main_only or f == "1"]
+    """``name`` in every branch folder; ``main_only``: qat.quantize.bits at learning-rate factor 1."""
+    return [f"{QAT_DIR}/b{b}/{o}/lr{f}/seed{s}/{v}/{name}" for b, o, f, s, v in qat_branches()
+            if not main_only or (f == "1" and b == QAT_BITS)]
 
 
 QAT_OUT = {
@@ -60,7 +73,7 @@ QAT_TABLE_FILES = [f"{QAT_TABLES}/{n}.{ext}" for n in QAT_TABLE_NAMES for ext in
 QAT_SWEEP_FIT = f"{QAT_TABLES}/qat_lr_sweep_fit.json"
 
 
-QAT_WILDCARDS = {"optimizer": "sgd|momentum|adam", "factor": r"[0-9.]+", "seed": r"\d+",
+QAT_WILDCARDS = {"bits": r"\d+", "optimizer": "sgd|momentum|adam", "factor": r"[0-9.]+", "seed": r"\d+",
                  "variant": "qhat|ste|lrtweak|unadjusted"}
 
 
@@ -70,12 +83,12 @@ rule qat_pretrain:
     input:
         MNIST_FILES,
     output:
-        f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.pt",
+        f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.pt",
     params:
         data=mnist_dir(),
         qat=QAT_SETTINGS,
     log:
-        f"{QAT_LOGS}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.log",
+        f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.log",
     threads: QAT_THREADS
     resources:
         mem_mb=3000,
@@ -83,7 +96,8 @@ rule qat_pretrain:
         gpu=QAT_GPU,
     shell:
         "stelab pretrain --data {params.data:q} --qat {params.qat:q} --optimizer {wildcards.optimizer} "
-        "--seed {wildcards.seed} --lr-factor {wildcards.factor} --out {output:q} --threads {threads} "
+        "--seed {wildcards.seed} --lr-factor {wildcards.factor} --bits {wildcards.bits} --out {output:q} "
+        "--threads {threads} "
         "> {log:q} 2>&1"
 
 
@@ -91,13 +105,13 @@ rule qat_fork:
     wildcard_constraints:
         **QAT_WILDCARDS,
     input:
-        f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.pt",
+        f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.pt",
     output:
-        f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/init.pt",
+        f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/init.pt",
     params:
         qat=QAT_SETTINGS,
     log:
-        f"{QAT_LOGS}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/fork.log",
+        f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/fork.log",
     threads: 1
     resources:
         mem_mb=2000,
@@ -111,17 +125,17 @@ rule qat_train_branch:
     wildcard_constraints:
         **QAT_WILDCARDS,
     input:
-        init=f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/init.pt",
+        init=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/init.pt",
         data=MNIST_FILES,
     output:
-        final=f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/final.pt",
-        history=f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/history.tsv",
-        snapshots=f"{QAT_DIR}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/snapshots.pt",
+        final=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/final.pt",
+        history=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/history.tsv",
+        snapshots=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/snapshots.pt",
     params:
         data=mnist_dir(),
         every=QAT.get("checkpoint_every", 200),
     log:
-        f"{QAT_LOGS}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/train.log",
+        f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/train.log",
     threads: QAT_THREADS
     resources:
         mem_mb=3000,
@@ -144,6 +158,7 @@ rule qat_compare:
         scatter=QAT_OUT["scatter"],
     params:
         points=QAT.get("scatter_points", 4000),
+        bits=QAT_BITS,
     log:
         f"{QAT_LOGS}/compare.log",
     threads: 1
@@ -153,7 +168,8 @@ rule qat_compare:
     shell:
         "stelab compare --runs {input.runs:q} --snapshots {input.snapshots:q} "
         "--runs-out {output.runs:q} --pairs-out {output.pairs:q} --tracking-out {output.tracking:q} "
-        "--scatter-out {output.scatter:q} --scatter-points {params.points} > {log:q} 2>&1"
+        "--scatter-out {output.scatter:q} --scatter-points {params.points} --scatter-bits {params.bits} "
+        "> {log:q} 2>&1"
 
 
 rule qat_tables:

@@ -66,6 +66,7 @@ def register(subparsers) -> None:
     p.add_argument("--optimizer", required=True, help="a key of qat.optimizers: sgd, momentum or adam")
     p.add_argument("--seed", type=int, required=True, help="init and batch-order seed")
     p.add_argument("--lr-factor", type=float, default=1.0, help="multiply η (learning-rate sweep; default 1)")
+    p.add_argument("--bits", type=int, help="weight bit width: qat.quantize.bits (default) or one of qat.extra_bits")
     p.add_argument("--out", required=True, help="fork-point checkpoint (.pt)")
     _add_train_args(p)
     p.set_defaults(func=_pretrain)
@@ -101,13 +102,14 @@ def register(subparsers) -> None:
                     "pair: baseline (qhat vs ste), lrtweak (qhat vs lrtweak), unadjusted (qhat vs "
                     "unadjusted). Ē uses |M(w_Q̂) − w_STE| for the SGD/momentum baseline and the plain "
                     "difference otherwise, normalised by the range length; mean over quantized weights, %.")
-    p.add_argument("--runs", nargs="+", required=True, help="final branch checkpoints")
+    p.add_argument("--runs", nargs="+", required=True, help="final branch checkpoints (grouped by bits, optimizer, lr factor, seed)")
     p.add_argument("--snapshots", nargs="*", default=[], help="snapshot files for Ē over training")
     p.add_argument("--runs-out", required=True, help="per-branch final metrics (.tsv)")
     p.add_argument("--pairs-out", required=True, help="per-pair metrics (.tsv)")
     p.add_argument("--tracking-out", required=True, help="Ē and agreement over training (.tsv)")
     p.add_argument("--scatter-out", required=True, help="Fig. 3 weight pairs (.npz)")
     p.add_argument("--scatter-points", type=int, default=4000, help="weights sampled for Fig. 3 (default 4000)")
+    p.add_argument("--scatter-bits", type=int, help="bit width drawn in Fig. 3 (default: 2 if run, else the fewest)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.set_defaults(func=_compare)
 
@@ -147,7 +149,8 @@ def _pretrain(args) -> int:
     _setup_threads(args.threads)
     qat = load_qat_settings(args.qat)
     raw = load_mnist(args.data)
-    run = run_from_config(qat, args.optimizer, args.seed, n_train_of(raw, qat.get("train_subset")), args.lr_factor)
+    run = run_from_config(qat, args.optimizer, args.seed, n_train_of(raw, qat.get("train_subset")), args.lr_factor,
+                          args.bits)
     ckpt_path = _default_ckpt(args)
     start = _resume_or(init_checkpoint(run), ckpt_path)
     final = train(start, data_for_run(raw, run), pretrain_steps(run), checkpoint_path=ckpt_path,
@@ -200,7 +203,7 @@ def _compare(args) -> int:
     from ..qat_report import compare_runs
 
     _setup_threads(args.threads)
-    res = compare_runs(args.runs, args.snapshots, args.scatter_points)
+    res = compare_runs(args.runs, args.snapshots, args.scatter_points, args.scatter_bits)
     write_table(args.runs_out, res["runs"])
     write_table(args.pairs_out, res["pairs"])
     write_table(args.tracking_out, res["tracking"])
