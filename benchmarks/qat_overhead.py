@@ -45,10 +45,11 @@ def main(argv=None) -> int:
     ap.add_argument("--optimizer", default="momentum", choices=("sgd", "momentum", "adam"))
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     raw = raw_data(args.data, args.n_train)
-    data = prepare_data(raw, train_subset=args.n_train, val_subset=1, eval_train_subset=1)
+    data = prepare_data(raw, train_subset=args.n_train, val_subset=1, eval_train_subset=1, device=args.device)
     n = len(data["train"][1])
     times = {k: [] for k in KINDS}
     kinds = list(KINDS)
@@ -59,11 +60,13 @@ def main(argv=None) -> int:
                            lr=1e-3, track_every=0, quantize={"bits": 2, "layout": "range", "params": params})
             start = init_checkpoint(run)
             t0 = time.perf_counter()
-            train(start, data, device="cpu", stream=io.StringIO())
+            train(start, data, device=args.device, stream=io.StringIO())
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
             if r:
                 times[kind].append(time.perf_counter() - t0)
     base = statistics.median(times["float"])
-    print(f"{n} images/epoch, batch {args.batch_size}, {args.optimizer}, {args.threads} thread(s), "
+    print(f"{n} images/epoch, batch {args.batch_size}, {args.optimizer}, {args.device}, {args.threads} thread(s), "
           f"{args.rounds} interleaved rounds")
     print(f"{'kind':6s} {'s/epoch (median)':>17s} {'ratio to float':>15s}   all rounds")
     for kind, ts in times.items():

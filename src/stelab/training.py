@@ -312,6 +312,7 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
     spe, total = steps_per_epoch(run), total_steps(run)
     stop = total if stop_step is None else min(int(stop_step), total)
     step = int(ckpt["step"])
+    data = {k: (x.to(device), y.to(device)) for k, (x, y) in data.items()}  # no-op when already there
     xtr, ytr = data["train"]
     if len(ytr) != run["n_train"]:
         raise ValueError(f"training set has {len(ytr)} examples but the run was set up for {run['n_train']}")
