@@ -177,3 +177,21 @@ def test_run_from_config_optimizer_sweep_and_extra_bits():
         run_from_config(qat, "adam", 3, 1000, bits=1)
     with pytest.raises(ValueError, match="qat.optimizers"):
         run_from_config(qat, "momentum", 3, 1000)
+
+
+def test_ede_schedule_is_applied_per_epoch(monkeypatch):
+    from stelab.estimators import EDE
+
+    seen = []
+    original = EDE.at_epoch
+
+    def spy(self, epoch, epochs):
+        seen.append((epoch, epochs))
+        return original(self, epoch, epochs)
+
+    monkeypatch.setattr(EDE, "at_epoch", spy)
+    run = make_run({"name": "ede"}, 256, optimizer="sgd", epochs=3, batch_size=128, lr=1e-2,
+                   quantize={"bits": 1, "layout": "range", "params": ["conv*.weight"]})
+    out = train(init_checkpoint(run), tiny_data(), device="cpu")
+    assert sorted(set(seen)) == [(0, 3), (1, 3), (2, 3)]  # every quantized layer, each epoch
+    assert out["run"]["estimator"] == {"name": "ede", "t_min": 0.1, "t_max": 10.0}
