@@ -30,9 +30,14 @@ def _load_spec(text: str) -> dict:
 
 
 def _threads(n: int) -> None:
-    import torch
+    """Thread count from the rule's ``threads:`` (torch is only loaded by the bridge experiment)."""
+    import os
 
-    torch.set_num_threads(max(1, int(n)))
+    n = max(1, int(n))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
 
 
 def _save_npz(path, arrays: dict) -> None:
