@@ -112,3 +112,16 @@ def test_quantizes_a_torchvision_resnet():
     assert len(torch.unique(model.layer1[0].conv1.weight.detach())) <= 4
     model(torch.rand(2, 3, 32, 32)).sum().backward()
     assert quantized_layers(model)["layer1.0.conv1.weight"][0].grad is not None
+
+
+def test_resnet50_build_is_seeded_and_leaves_the_global_rng_alone():
+    pytest.importorskip("torchvision")
+    torch.manual_seed(5)
+    before = torch.rand(1)
+    torch.manual_seed(5)
+    a = build_model({"name": "resnet50", "num_classes": 10}, seed=1)
+    assert torch.equal(torch.rand(1), before)
+    b = build_model({"name": "resnet50", "num_classes": 10}, seed=1)
+    assert torch.equal(a.conv1.weight, b.conv1.weight)
+    chosen = quantize_parameters(a, ["conv1.weight", "layer*.conv*.weight", "layer*.downsample.0.weight"], 2)
+    assert len(chosen) == 1 + 3 * (3 + 4 + 6 + 3) + 4  # every conv kernel; BN and fc stay float

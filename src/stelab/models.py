@@ -100,8 +100,9 @@ def build_model(spec: dict | None, seed: int) -> nn.Module:
     if name == "resnet50":
         import torchvision
 
-        torch.manual_seed(int(seed))
-        return torchvision.models.resnet50(num_classes=spec.get("num_classes", 1000))
+        with torch.random.fork_rng(devices=[]):  # torchvision's own init, seeded, global RNG left untouched
+            torch.manual_seed(int(seed))
+            return torchvision.models.resnet50(num_classes=spec.get("num_classes", 1000))
     raise ValueError(f"qat.model.name: unknown model {name!r}; allowed: 'mnist_convnet', 'resnet50'")
 
 
