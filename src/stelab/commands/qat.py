@@ -78,7 +78,7 @@ def register(subparsers) -> None:
                     "lrtweak: Q̂-net with lr × 1.01. unadjusted: the STE-net's estimator with w, lr and "
                     "optimiser state unchanged. The schedule position is kept.")
     p.add_argument("--pretrained", required=True, help="fork-point checkpoint from `stelab pretrain`")
-    p.add_argument("--variant", required=True, choices=("qhat", "ste", "lrtweak", "unadjusted"))
+    p.add_argument("--variant", required=True, choices=("qhat", "ste", "lrtweak", "unadjusted"), help="branch to derive")
     p.add_argument("--qat", help=QAT_HELP + " (reads lr_tweak and ste_lr_scope)")
     p.add_argument("--out", required=True, help="branch start checkpoint (.pt)")
     p.set_defaults(func=_fork)
