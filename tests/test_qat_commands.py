@@ -73,3 +73,23 @@ def test_bad_settings_name_the_key(tmp_path, capsys):
                  "--out", str(tmp_path / "p.pt")]) == 2
     assert "qat.optimizers" in capsys.readouterr().err
     assert not (tmp_path / "p.pt").exists()
+
+
+def test_stale_checkpoint_of_another_run_is_ignored(tmp_path, capsys):
+    data = tmp_path / "mnist"
+    write_synthetic_idx(data, 64, 16, seed=0)
+
+    def qat(lr):
+        return json.dumps({"estimator": "ste", "epochs": 1, "batch_size": 32, "optimizers": {"sgd": {"lr": lr}}})
+
+    from stelab.io import save_torch
+    from stelab.training import init_checkpoint, make_run, weight_hash
+
+    stale = init_checkpoint(make_run("ste", 64, optimizer="sgd", lr=0.5, batch_size=32))
+    save_torch(tmp_path / "p.pt.ckpt", {**stale, "step": 1})
+    assert main(["pretrain", "--data", str(data), "--qat", qat(0.01), "--optimizer", "sgd", "--seed", "0",
+                 "--out", str(tmp_path / "p.pt")]) == 0
+    assert "ignoring checkpoint" in capsys.readouterr().out
+    out = torch.load(tmp_path / "p.pt", weights_only=False)
+    assert out["run"]["lr"] == 0.01 and out["step"] == 0
+    assert weight_hash(out["model"]) == weight_hash(stale["model"])  # same seed, fresh start

@@ -129,14 +129,15 @@ def _default_ckpt(args) -> Path:
 
 
 def _resume_or(start: dict, ckpt_path: Path) -> dict:
-    """The saved checkpoint when it belongs to the same run, otherwise ``start``."""
+    """The saved checkpoint when it belongs to the same run, otherwise ``start`` (a stale one is ignored)."""
     from ..training import load_checkpoint
 
     if not ckpt_path.exists():
         return start
     saved = load_checkpoint(ckpt_path)
     if saved.get("run") != start["run"]:
-        raise ValueError(f"checkpoint {ckpt_path} belongs to a different run; delete it to start over")
+        print(f"ignoring checkpoint {ckpt_path}: it belongs to a different run (settings changed)", flush=True)
+        return start
     print(f"resuming from {ckpt_path} at step {saved['step']}", flush=True)
     return saved
 
