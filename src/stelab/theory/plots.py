@@ -1,5 +1,7 @@
 """Figures of the theory report (spec B §6); each function reads result tables/arrays and returns a Figure.
 
+Figures are pyplot-managed so that the notebooks' inline backend draws them at the end of a cell.
+
 ε is plotted as stored (the full noise-free MSE unless ``theory.model.error: half``).
 """
 
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 THEORY_STYLE = {"pde": ("C3", "-"), "linear_ode": ("C2", "--"), "closure": ("C1", ":"),
@@ -16,7 +19,7 @@ THEORY_STYLE = {"pde": ("C3", "-"), "linear_ode": ("C2", "--"), "closure": ("C1"
 def _grid(n: int, ncols: int = 4, size=(3.6, 2.9)):
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
-    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
+    fig = plt.figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -79,7 +82,7 @@ def plot_error_curves(curves: pd.DataFrame, logx: bool = True, time_col: str = "
 
 def plot_plateau(table: pd.DataFrame) -> Figure:
     """Plateau length vs ω: measured on the simulation and the PDE, and the τ_p formula."""
-    fig = Figure(figsize=(4.5, 3.4), layout="constrained")
+    fig = plt.figure(figsize=(4.5, 3.4), layout="constrained")
     ax = fig.subplots()
     t = table.sort_values("omega")
     ax.plot(t["omega"], t["tau_p_formula"], "k--", label="formula (θ − ŵ₀)/v")
@@ -94,7 +97,7 @@ def plot_plateau(table: pd.DataFrame) -> Figure:
 
 def plot_fixed_points(table: pd.DataFrame) -> Figure:
     """ε* vs ω per bit width (small-noise form dashed), and ε* vs η with ε*_0 (spec B §6.3)."""
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    fig = plt.figure(figsize=(9, 3.4), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     bo = table[table["sweep"] == "bits_omega"]
     for i, (b, g) in enumerate(bo.groupby("bits")):
@@ -119,7 +122,7 @@ def plot_fixed_points(table: pd.DataFrame) -> Figure:
 
 def plot_stability(table: pd.DataFrame) -> Figure:
     """ε after τ_max vs η: quantized stays bounded, unquantized diverges once ηc ≥ 2 (spec B §6.4)."""
-    fig = Figure(figsize=(4.8, 3.4), layout="constrained")
+    fig = plt.figure(figsize=(4.8, 3.4), layout="constrained")
     ax = fig.subplots()
     for i, (label, g) in enumerate(table.groupby("model")):
         g = g.sort_values("eta")
