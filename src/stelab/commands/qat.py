@@ -11,7 +11,6 @@ The chain for one optimiser, learning-rate factor and seed is::
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
