@@ -2,7 +2,7 @@
 # comparison per experiment (curves + gap tables), fixed points, the stability sweep.
 # Case specs are resolved from config["theory"] by the package (stelab.theory.experiments).
 
-from stelab.theory.experiments import CASE_EXPERIMENTS, case_spec, experiment_cases
+from stelab.theory.experiments import CASE_EXPERIMENTS, case_spec, experiment_cases, section_for
 
 THEORY_DIR = "results/theory"
 THEORY_CASES = {exp: list(experiment_cases(config["theory"], exp)) for exp in CASE_EXPERIMENTS}
@@ -45,19 +45,15 @@ rule theory_solve:
         "stelab theory solve --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
-def _theory_compare_outputs(exp):
-    out = {
-        "curves": f"{THEORY_DIR}/{exp}/curves.tsv",
-        "gaps": report(f"{THEORY_DIR}/{exp}/gaps.tsv", caption="../report/theory_gaps.rst", category="Theory"),
-    }
-    if exp in THEORY_EXTRA:
-        out["extra"] = report(
-            f"{THEORY_DIR}/{exp}/{exp}.tsv", caption=f"../report/theory_{exp}.rst", category="Theory"
-        )
-    return out
-
-
 for _exp, _cases in THEORY_CASES.items():
+    _outputs = {
+        "curves": f"{THEORY_DIR}/{_exp}/curves.tsv",
+        "gaps": report(f"{THEORY_DIR}/{_exp}/gaps.tsv", caption="../report/theory_gaps.rst", category="Theory"),
+    }
+    if _exp in THEORY_EXTRA:
+        _outputs["extra"] = report(
+            f"{THEORY_DIR}/{_exp}/{_exp}.tsv", caption=f"../report/theory_{_exp}.rst", category="Theory"
+        )
 
     rule:
         name:
@@ -66,9 +62,9 @@ for _exp, _cases in THEORY_CASES.items():
             sim=[f"{THEORY_DIR}/{_exp}/{c}/sim.npz" for c in _cases],
             theory=[f"{THEORY_DIR}/{_exp}/{c}/theory.npz" for c in _cases],
         output:
-            **_theory_compare_outputs(_exp),
+            **_outputs,
         params:
-            spec=as_json(config["theory"]),
+            spec=as_json(section_for(config["theory"], _exp)),
             exp=_exp,
             extra=(lambda wc, output: f"--extra {output.extra}" if "extra" in output.keys() else ""),
         log:
@@ -95,7 +91,7 @@ rule theory_fixed_points:
         table=report(THEORY_FIXED["table"], caption="../report/theory_fixed_points.rst", category="Theory"),
         checks=THEORY_FIXED["checks"],
     params:
-        spec=as_json(config["theory"]),
+        spec=as_json(section_for(config["theory"], "fixed_points")),
     log:
         f"{LOGS}/theory/fixed_points.log",
     threads: 1
@@ -111,7 +107,7 @@ rule theory_stability:
     output:
         report(THEORY_STABILITY, caption="../report/theory_stability.rst", category="Theory"),
     params:
-        spec=as_json(config["theory"]),
+        spec=as_json(section_for(config["theory"], "stability")),
     log:
         f"{LOGS}/theory/stability.log",
     threads: 1

@@ -84,6 +84,14 @@ def experiment_cases(theory: dict, exp: str) -> dict:
     return out
 
 
+def section_for(theory: dict, exp: str) -> dict:
+    """The theory section reduced to one experiment (a rule's parameter: editing another
+    experiment does not re-trigger it)."""
+    out = {k: v for k, v in theory.items() if k != "experiments"}
+    out["experiments"] = {exp: _experiment(theory, exp)}
+    return out
+
+
 def case_spec(theory: dict, exp: str, case: str) -> dict:
     cases = experiment_cases(theory, exp)
     if case not in cases:
