@@ -65,3 +65,15 @@ def test_bad_keys_name_the_key():
 
 def test_half_error_normalisation_scales_outputs():
     assert Model.from_spec({"error": "half"}).error_scale == 0.5
+
+
+def test_user_callable_map_matches_builtin_tanh():
+    user = Model.from_spec({"input_map": {"kind": "callable", "path": "numpy:tanh"}})
+    builtin = Model.from_spec({"input_map": {"kind": "tanh", "scale": 1.0}})
+    assert user.a == pytest.approx(builtin.a, abs=1e-10) and user.c == pytest.approx(builtin.c, abs=1e-10)
+
+
+def test_gaussian_teacher_rho_is_exact():
+    m = Model.from_spec({"teacher": {"kind": "gaussian", "mean": 0.5, "std": 2.0, "nodes": 7}})
+    assert m.rho == pytest.approx(0.25 + 4.0)
+    assert float(m.teacher.probs @ m.teacher.values**2) == pytest.approx(4.25, rel=1e-12)
