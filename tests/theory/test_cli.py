@@ -71,3 +71,13 @@ def test_unknown_case_names_the_key(capsys):
                "--out", "x.npz"])
     assert rc == 2
     assert "theory.experiments.density" in capsys.readouterr().err
+
+
+def test_validate_theory_names_the_key():
+    from stelab.theory.experiments import validate_theory
+
+    validate_theory(THEORY)
+    bad = json.loads(json.dumps(THEORY))
+    bad["experiments"]["plateau"]["model"]["surrogate"] = "derivative"
+    with pytest.raises(ValueError, match=r"theory.experiments.plateau\[w1.5\].model.surrogate"):
+        validate_theory(bad)

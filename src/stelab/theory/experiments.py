@@ -99,6 +99,26 @@ def case_spec(theory: dict, exp: str, case: str) -> dict:
     return cases[case]
 
 
+def validate_theory(theory: dict) -> None:
+    """Semantic checks before any job runs: every case's model builds (maps, surrogate, laws,
+    zero-mean input map) and every solver name is known. Raises ValueError naming the key."""
+    for exp in CASE_EXPERIMENTS:
+        if exp not in theory.get("experiments", {}):
+            continue
+        for name, case in experiment_cases(theory, exp).items():
+            key = f"theory.experiments.{exp}[{name}]"
+            model = Model.from_spec(case["model"], key=f"{key}.model")
+            unknown = set(case["solvers"]) - set(SOLVERS)
+            if unknown:
+                raise ValueError(f"{key}.solvers: unknown {sorted(unknown)}; allowed {list(SOLVERS)}")
+            if exp == "bridge" and not model.g.is_step:
+                raise ValueError(f"{key}.model.weight_map: the bridge needs a quantizer weight map")
+    for exp in SWEEP_EXPERIMENTS:
+        if exp in theory.get("experiments", {}):
+            Model.from_spec(deep_merge(theory["model"], theory["experiments"][exp].get("model")),
+                            key=f"theory.experiments.{exp}.model")
+
+
 def time_grid(tau_max: float, n: int, d: int | None = None) -> np.ndarray:
     """Union of a linear and a log-spaced grid on [0, τ_max] (for log-time plots)."""
     lo = max(tau_max * 1e-3, (20.0 / d) if d else 0.0)
