@@ -63,3 +63,10 @@ def test_every_report_page_renders(smoke_run, browser):
     assert total_images >= 6
     index_links = browser.execute_script("return document.links.length;") if browser.get((report / "index.html").as_uri()) is None else 0
     assert index_links >= 3
+
+
+def test_report_pages_load_nothing_from_the_network(smoke_run):
+    for page in (smoke_run / "report").glob("*.html"):
+        if page.name != "snakemake.html":
+            text = page.read_text()
+            assert "<script src=\"http" not in text and "cdnjs" not in text, page.name

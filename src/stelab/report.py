@@ -13,12 +13,20 @@ from pathlib import Path
 
 from .io import atomic_path, write_text
 
+#: nbconvert's lab template without its CDN scripts (require.js, MathJax, Mermaid): the report works offline.
+OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
 
 def execute_notebook(template, parameters: dict, executed, html_out, kernel: str = "python3") -> None:
     """Run ``template`` with ``parameters`` into ``executed`` (.ipynb) and ``html_out`` (HTML), atomically.
 
     A failing cell raises (papermill's PapermillExecutionError names the cell); no output is left.
     """
+    import jinja2
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
@@ -41,7 +49,11 @@ def execute_notebook(template, parameters: dict, executed, html_out, kernel: str
             log_output=False,
         )
         nb = nbformat.read(tmp_nb, as_version=4)
-        exporter = HTMLExporter()
+        exporter = HTMLExporter(
+            template_name="lab",
+            extra_loaders=[jinja2.DictLoader({"stelab_offline.html.j2": OFFLINE_TEMPLATE})],
+            template_file="stelab_offline.html.j2",
+        )
         exporter.exclude_input = True
         exporter.exclude_input_prompt = True
         exporter.exclude_output_prompt = True
