@@ -83,7 +83,7 @@ def gaussian_closure(model: Model, taus, eta: float | None = None, nodes: int = 
     nt = len(wv)
 
     def moments(m, v):
-        if exact:
+        if model.g.is_step:
             eg, eg2, _ = _closure_step_moments(model, m, v)
             return eg, eg2
         w = m[:, None] + np.sqrt(np.maximum(v, 0.0))[:, None] * z[None, :]
