@@ -11,6 +11,9 @@ Experiments with cases (one simulation + one theory solve per case, then a compa
 vs ω), ``variants`` (§6.5: weight-only, clipped STE, tanh pair) and ``bridge`` (§6.6: Q̂-net
 vs STE-net with M-init and lr αη). Sweeps without cases: ``fixed_points`` (§6.3) and
 ``stability`` (§6.4).
+
+Bridge cases run to τ_max = t_max/η (a common clock t = ητ for every η) with the PDE time
+step scaled by 0.1/η, which keeps the step per unit of t fixed.
 """
 
 from __future__ import annotations
