@@ -56,6 +56,7 @@ def validate_config(cfg: dict, schema: dict | None = None) -> dict:
         best = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_describe(best))
     _check_estimators(cfg)
+    _check_theory(cfg)
     return cfg
 
 
@@ -93,6 +94,18 @@ def _estimator_specs(cfg: dict):
     qat = cfg.get("qat") or {}
     if "estimator" in qat:
         yield "qat.estimator", qat["estimator"]
+
+
+def _check_theory(cfg: dict) -> None:
+    """Model combinations the theory track cannot solve (e.g. an exact-derivative surrogate of a quantizer)."""
+    if "theory" not in cfg:
+        return
+    from .theory.experiments import validate_theory
+
+    try:
+        validate_theory(cfg["theory"])
+    except ValueError as exc:
+        raise ConfigError(f"config key {exc}") from None
 
 
 def _check_estimators(cfg: dict) -> None:

@@ -27,13 +27,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 LAYOUTS = ("range", "signed_int", "midtread")
 
 
 def _xp(x):
-    return torch if isinstance(x, torch.Tensor) else np
+    """The array module of ``x``: torch for tensors (imported only then), NumPy otherwise."""
+    if type(x).__module__.startswith("torch"):
+        import torch
+
+        return torch
+    return np
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ class UniformQuantizer:
         xp = _xp(x)
         lo, hi = self.index_range
         n = xp.clip(xp.round((x - self.offset) / self.delta), lo, hi) - lo
-        return n.long() if xp is torch else n.astype(np.int64)
+        return n.astype(np.int64) if xp is np else n.long()
 
     def bin_index(self, x):
         """Index j of the bin holding x: 0 for x < τ_0, j for τ_{j−1} ≤ x < τ_j, n_levels − 1 above.
@@ -126,8 +130,8 @@ class UniformQuantizer:
         """
         xp = _xp(x)
         th = self.thresholds
-        if xp is torch:
-            return torch.bucketize(x, torch.as_tensor(th, dtype=x.dtype, device=x.device), right=True)
+        if xp is not np:
+            return xp.bucketize(x, xp.as_tensor(th, dtype=x.dtype, device=x.device), right=True)
         return np.searchsorted(th, x, side="right")
 
     def describe(self) -> dict:

@@ -24,6 +24,8 @@ rule estimator_constants:
         mem_mb=1000,
         runtime=10,
     localrule: True
+    conda:
+        STELAB_ENV
     shell:
         "stelab constants --spec {params.spec:q} --json {output.json:q} --tsv {output.tsv:q} "
         "--app-h {output.app_h:q} --curves {output.curves:q} > {log:q} 2>&1"

@@ -18,29 +18,7 @@ MNIST_FILE_NAMES = [
 DATA_LOGS = "results/logs/data"
 
 
-def mnist_dir():
-    """The folder holding the four MNIST IDX files the QAT rules read (config data.root)."""
-    return config["data"]["root"]
-
-
 MNIST_FILES = [f"{mnist_dir()}/{name}" for name in MNIST_FILE_NAMES]
-
-
-def _user_mnist_files():
-    """The user's IDX files (plain or .gz) in data.folder; a clear error naming the key otherwise."""
-    folder = config["data"].get("folder")
-    if not folder:
-        raise ValueError("config data.source is 'folder' but data.folder is not set")
-    if not Path(folder).is_dir():
-        raise ValueError(f"config data.folder: {folder} does not exist or is not a folder")
-    found = []
-    for name in MNIST_FILE_NAMES:
-        candidates = [Path(folder) / name, Path(folder) / f"{name}.gz"]
-        present = [str(p) for p in candidates if p.is_file()]
-        if not present:
-            raise ValueError(f"config data.folder: {folder} holds neither {name} nor {name}.gz")
-        found.append(present[0])
-    return found
 
 
 if config["data"]["source"] == "download":
@@ -49,7 +27,7 @@ if config["data"]["source"] == "download":
         output:
             MNIST_FILES,
         params:
-            out=mnist_dir(),
+            out=lambda wildcards, output: os.path.dirname(output[0]),
             mirrors=" ".join(f"--mirror {shlex.quote(m)}" for m in config["data"]["mirrors"]),
             timeout=config["data"]["timeout_s"],
         log:
@@ -59,6 +37,8 @@ if config["data"]["source"] == "download":
             mem_mb=1000,
             runtime=30,
         localrule: True
+        conda:
+            STELAB_ENV
         shell:
             "stelab download-mnist --out {params.out:q} {params.mirrors} "
             "--timeout {params.timeout} > {log:q} 2>&1"
@@ -67,11 +47,11 @@ elif config["data"]["source"] == "folder":
 
     rule import_mnist_folder:
         input:
-            _user_mnist_files(),
+            user_mnist_files(),
         output:
             MNIST_FILES,
         params:
-            out=mnist_dir(),
+            out=lambda wildcards, output: os.path.dirname(output[0]),
             folder=config["data"].get("folder"),
         log:
             f"{DATA_LOGS}/import_mnist_folder.log",
@@ -80,6 +60,8 @@ elif config["data"]["source"] == "folder":
             mem_mb=1000,
             runtime=10,
         localrule: True
+        conda:
+            STELAB_ENV
         shell:
             "stelab download-mnist --out {params.out:q} --mirror {params.folder:q} > {log:q} 2>&1"
 
@@ -89,7 +71,7 @@ elif config["data"]["source"] == "synthetic":
         output:
             MNIST_FILES,
         params:
-            out=mnist_dir(),
+            out=lambda wildcards, output: os.path.dirname(output[0]),
             n_train=config["data"]["synthetic"]["n_train"],
             n_test=config["data"]["synthetic"]["n_test"],
             seed=config["data"]["synthetic"]["seed"],
@@ -100,6 +82,8 @@ elif config["data"]["source"] == "synthetic":
             mem_mb=500,
             runtime=5,
         localrule: True
+        conda:
+            STELAB_ENV
         shell:
             "stelab make-synthetic --out {params.out:q} --n-train {params.n_train} "
             "--n-test {params.n_test} --seed {params.seed} > {log:q} 2>&1"
@@ -127,5 +111,7 @@ if IMAGEFOLDER_ROOT:
             mem_mb=1000,
             runtime=30,
         localrule: True
+        conda:
+            STELAB_ENV
         shell:
             "stelab check-imagefolder {params.root:q} --out {output:q} > {log:q} 2>&1"

@@ -38,30 +38,6 @@ for _i, _extra in enumerate(QAT.get("extra_bits", [])):
         raise ValueError(f"config key qat.extra_bits[{_i}].estimator: {_exc}") from None
 
 
-def qat_factor(f):
-    """Path form of a learning-rate factor: 1, 0.25, 4."""
-    return f"{float(f):g}"
-
-
-def qat_branches():
-    """(bits, optimizer, factor, seed, variant) of every branch to train."""
-    out = [(b, o, "1", s, v) for b in QAT_ALL_BITS for o in QAT["optimizers"] for s in QAT["seeds"]
-           for v in QAT["variants"][o]]
-    sweep = QAT.get("lr_sweep", {})
-    for o in sweep.get("optimizers", []):
-        for f in sweep.get("factors", []):
-            if float(f) != 1.0:
-                out += [(QAT_BITS, o, qat_factor(f), s, v) for s in sweep.get("seeds", QAT["seeds"])
-                        for v in ("qhat", "ste")]
-    return out
-
-
-def qat_branch_files(name, main_only=False):
-    """``name`` in every branch folder; ``main_only``: qat.quantize.bits at learning-rate factor 1."""
-    return [f"{QAT_DIR}/b{b}/{o}/lr{f}/seed{s}/{v}/{name}" for b, o, f, s, v in qat_branches()
-            if not main_only or (f == "1" and b == QAT_BITS)]
-
-
 QAT_OUT = {
     "runs": f"{QAT_DIR}/runs.tsv",
     "pairs": f"{QAT_DIR}/pairs.tsv",
@@ -85,7 +61,7 @@ rule qat_pretrain:
     output:
         f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.pt",
     params:
-        data=mnist_dir(),
+        data=lambda wildcards, input: os.path.dirname(input[0]),
         qat=QAT_SETTINGS,
     log:
         f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.log",
@@ -94,6 +70,8 @@ rule qat_pretrain:
         mem_mb=3000,
         runtime=60,
         gpu=QAT_GPU,
+    conda:
+        STELAB_ENV
     shell:
         "stelab pretrain --data {params.data:q} --qat {params.qat:q} --optimizer {wildcards.optimizer} "
         "--seed {wildcards.seed} --lr-factor {wildcards.factor} --bits {wildcards.bits} --out {output:q} "
@@ -116,6 +94,8 @@ rule qat_fork:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        STELAB_ENV
     shell:
         "stelab fork --pretrained {input:q} --variant {wildcards.variant} --qat {params.qat:q} "
         "--out {output:q} > {log:q} 2>&1"
@@ -132,7 +112,7 @@ rule qat_train_branch:
         history=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/history.tsv",
         snapshots=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/snapshots.pt",
     params:
-        data=mnist_dir(),
+        data=lambda wildcards, input: os.path.dirname(input.data[0]),
         every=QAT.get("checkpoint_every", 200),
     log:
         f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/train.log",
@@ -141,6 +121,8 @@ rule qat_train_branch:
         mem_mb=3000,
         runtime=120,
         gpu=QAT_GPU,
+    conda:
+        STELAB_ENV
     shell:
         "stelab train-branch --init {input.init:q} --data {params.data:q} --out {output.final:q} "
         "--history {output.history:q} --snapshots {output.snapshots:q} "
@@ -165,6 +147,8 @@ rule qat_compare:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        STELAB_ENV
     shell:
         "stelab compare --runs {input.runs:q} --snapshots {input.snapshots:q} "
         "--runs-out {output.runs:q} --pairs-out {output.pairs:q} --tracking-out {output.tracking:q} "
@@ -184,13 +168,15 @@ rule qat_tables:
         sweep=report(f"{QAT_TABLES}/qat_lr_sweep.csv", caption="../report/qat_lr_sweep.rst", category="QAT (MNIST)"),
         fit=QAT_SWEEP_FIT,
     params:
-        out=QAT_TABLES,
+        out=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         f"{QAT_LOGS}/tables.log",
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        STELAB_ENV
     shell:
         "stelab qat-tables --pairs {input.pairs:q} --runs {input.runs:q} --out-dir {params.out:q} > {log:q} 2>&1"
 

@@ -26,6 +26,8 @@ rule notebook:
         mem_mb=2000,
         runtime=20,
     localrule: True
+    conda:
+        STELAB_ENV
     shell:
         "stelab report notebook --template {input.template:q} --parameters {params.parameters:q} "
         "--kernel {params.kernel} --executed {output.executed:q} --html {output.html:q} > {log:q} 2>&1"
@@ -45,5 +47,7 @@ rule report_index:
         mem_mb=500,
         runtime=5,
     localrule: True
+    conda:
+        STELAB_ENV
     shell:
         "stelab report index --title {params.title:q} --out {output:q} {input:q} > {log:q} 2>&1"

@@ -26,6 +26,8 @@ rule theory_simulate:
     resources:
         mem_mb=2000,
         runtime=60,
+    conda:
+        STELAB_ENV
     shell:
         "stelab theory simulate --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
@@ -41,6 +43,8 @@ rule theory_solve:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        STELAB_ENV
     shell:
         "stelab theory solve --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
@@ -73,6 +77,8 @@ for _exp, _cases in THEORY_CASES.items():
         resources:
             mem_mb=2000,
             runtime=10,
+        conda:
+            STELAB_ENV
         shell:
             "stelab theory compare --spec {params.spec:q} --experiment {params.exp} --sim {input.sim:q} "
             "--theory {input.theory:q} --curves {output.curves:q} --gaps {output.gaps:q} {params.extra} "
@@ -98,6 +104,8 @@ rule theory_fixed_points:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        STELAB_ENV
     shell:
         "stelab theory fixed-point --spec {params.spec:q} --out {output.table:q} --checks {output.checks:q} "
         "> {log:q} 2>&1"
@@ -114,6 +122,8 @@ rule theory_stability:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        STELAB_ENV
     shell:
         "stelab theory sweep --experiment stability --spec {params.spec:q} --threads {threads} "
         "--out {output:q} > {log:q} 2>&1"
