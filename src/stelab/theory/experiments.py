@@ -414,7 +414,8 @@ def fixed_point_table(theory: dict, progress: bool = False):
                        "tau_max": float(chk.get("tau_max", 400.0)), "mass_drift": r.mass_drift,
                        "min_density": r.min_density})
     scale = m.error_scale
-    for col in ("eps_star", "small_noise", "eps_star_0", "deviation", "input_error", "dither", "decomposition"):
+    for col in ("eps_star", "small_noise", "eps_star_0", "deviation", "input_error", "dither", "saturation",
+                "decomposition"):
         if col in table:
             table[col] = table[col] * scale
     return table, pd.DataFrame(checks)

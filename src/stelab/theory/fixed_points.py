@@ -5,11 +5,16 @@ Stationary density (zero flux of the Fokker–Planck equation, s > 0)::
     μ*(ŵ | w*) ∝ s(ŵ)^{-2} exp(Φ(ŵ)/D),  Φ′ = η(a w* − c g(ŵ))/s(ŵ),  D = ½ η² c (ε* + σ²),
 
 piecewise exponential for the STE and a step g (exact per cell: thresholds on cell faces).
-Self-consistency ε* = F(ε*), F(ε) the error of μ* at diffusion D(ε), is solved by a
-bracketing root finder (Brent). Alongside:
+For the STE with a step g the drift is constant beyond the outermost threshold, so the two
+tails outside the grid [−L, L] are exact exponentials and are integrated analytically
+(``tail_mass``): ε* is that of the whole line, not of a reflecting box (at η = 2.5 a box
+with L = 8 biases ε* by ~0.02). Self-consistency ε* = F(ε*), F(ε) the error of μ* at
+diffusion D(ε), is solved by a bracketing root finder (Brent). Alongside:
 
 * exact decomposition  ε* = ρ(1 − a²/c) + c·E_{w*}[Var(g(ŵ) | w*)]  (input-quantization error
-  plus weight-quantization dither; holds because the STE stationarity gives E[g | w*] = a w*/c);
+  plus weight-quantization dither; holds because the STE stationarity gives E[g | w*] = a w*/c).
+  It follows from the identity w*² − 2a w* E[g] + c E[g²] = w*²(1 − a²/c) + c Var(g) +
+  c(E[g] − a w*/c)²; teacher values that saturate add their last term (``saturation``);
 * small-noise closed form  a w*/c = L_k + pΔ  ⇒  ε* ≈ ρ(1 − a²/c) + c p(1 − p)Δ²;
 * saturation: if a w* lies beyond c·L_max (or below c·L_min) no stationary state exists and
   ŵ escapes, ε* = w*² − 2a w* L_sat + c L_sat² for that teacher value;
@@ -53,9 +58,9 @@ def _saturation(model: Model, w: float):
         return None
     lv = model.g.levels
     t = model.a * w / model.c
-    if t > lv[-1]:
+    if t >= lv[-1]:
         return float(lv[-1])
-    if t < lv[0]:
+    if t <= lv[0]:
         return float(lv[0])
     return None
 
@@ -81,7 +86,7 @@ def small_noise(model: Model) -> float:
 
 
 class Stationary:
-    """Stationary densities on the PDE grid and the self-consistent ε*."""
+    """Stationary densities on the PDE grid (plus exact exponential tails) and the self-consistent ε*."""
 
     def __init__(self, model: Model, L: float = 8.0, dx: float = 0.002, eta: float | None = None):
         self.model = model
@@ -95,9 +100,12 @@ class Stationary:
                              "(clipped or compactly supported surrogates trap weights outside)")
         self.gx = model.g(x)
         self.sat = [_saturation(model, w) for w in model.teacher.values]
+        th = model.g.thresholds
+        # Beyond ±L the STE drift η(a w* − c L_min/max) is constant: exact exponential tails.
+        self.tails = bool(model.s.is_one and model.g.is_step and len(th) and np.max(np.abs(th)) < L)
 
-    def density(self, eps: float, k: int) -> np.ndarray:
-        """Cell-averaged μ*(· | w*_k) at ε (cells of the grid)."""
+    def _log_masses(self, eps: float, k: int):
+        """log-masses (unnormalised) of the cells and of the left/right tails (−inf without tails)."""
         m = self.model
         D = 0.5 * self.eta**2 * m.c * (eps + m.sigma**2)
         w = m.teacher.values[k]
@@ -109,20 +117,41 @@ class Stationary:
             log_e = np.where(z > 0, z, 0.0) + np.log(-np.expm1(-az)) - np.log(az)  # log((eᶻ − 1)/z)
         log_e = np.where(az < 1e-8, 0.5 * z, log_e)
         logm = phi_left + log_e + np.log(self.h) - 2.0 * np.log(self.s)
-        mass = np.exp(logm - special.logsumexp(logm))
-        return mass / self.h
+        tl = tr = -np.inf
+        if self.tails:  # ∫_{−∞}^{−L} e^{κ_0 (u + L)} du = 1/κ_0,  ∫_L^∞ e^{Φ(L)/D + κ_end (u − L)} du = e^{Φ(L)/D}/(−κ_end)
+            if kappa[0] > 0:
+                tl = -np.log(kappa[0])
+            if kappa[-1] < 0:
+                tr = phi_left[-1] + z[-1] - np.log(-kappa[-1])
+        return logm, tl, tr
+
+    def _probs(self, eps: float, k: int):
+        """Normalised (cell masses, left-tail mass, right-tail mass)."""
+        logm, tl, tr = self._log_masses(eps, k)
+        lse = special.logsumexp(np.concatenate([logm, [tl, tr]]))
+        return np.exp(logm - lse), float(np.exp(tl - lse)), float(np.exp(tr - lse))
+
+    def density(self, eps: float, k: int) -> np.ndarray:
+        """Cell-averaged μ*(· | w*_k) at ε on the grid (its integral is 1 − tail masses)."""
+        return self._probs(eps, k)[0] / self.h
+
+    def tail_mass(self, eps: float) -> float:
+        """Mass outside [−L, L] at ε (averaged over P*; 0 without analytic tails or when saturated)."""
+        tm = [0.0 if sat is not None else sum(self._probs(eps, k)[1:]) for k, sat in enumerate(self.sat)]
+        return float(self.model.teacher.probs @ np.asarray(tm))
 
     def moments(self, eps: float):
         """Per teacher value: (E[g], E[g²]) under μ*, saturated values where no stationary state exists."""
         eg, eg2 = [], []
+        g_lo, g_hi = self.gx[0], self.gx[-1]  # g on the tails (constant beyond the outermost thresholds)
         for k, sat in enumerate(self.sat):
             if sat is not None:
                 eg.append(sat)
                 eg2.append(sat * sat)
                 continue
-            p = self.density(eps, k) * self.h
-            eg.append(float(p @ self.gx))
-            eg2.append(float(p @ np.square(self.gx)))
+            p, tl, tr = self._probs(eps, k)
+            eg.append(float(p @ self.gx + tl * g_lo + tr * g_hi))
+            eg2.append(float(p @ np.square(self.gx) + tl * g_lo**2 + tr * g_hi**2))
         return np.array(eg), np.array(eg2)
 
     def F(self, eps: float) -> float:
@@ -148,13 +177,18 @@ class Stationary:
         eg, eg2 = self.moments(eps)
         wv, wp = m.teacher.values, m.teacher.probs
         var = np.maximum(eg2 - eg**2, 0.0)
+        saturated = np.array([s is not None for s in self.sat])
+        bias = np.where(saturated, m.c * np.square(eg - m.a * wv / m.c), 0.0)
+        input_error = float(wp @ (np.square(wv) * (1 - m.a**2 / m.c)))
         return {
             "eps_star": float(eps),
-            "status": "saturated" if any(s is not None for s in self.sat) else "ok",
-            "input_error": float(m.rho * (1 - m.a**2 / m.c)),
+            "status": "saturated" if saturated.any() else "ok",
+            "input_error": input_error,
             "dither": float(m.c * (wp @ var)),
-            "decomposition": float(m.rho * (1 - m.a**2 / m.c) + m.c * (wp @ var)),
-            "mean_g_gap": float(np.max(np.abs(eg - m.a * wv / m.c))) if all(s is None for s in self.sat) else math.nan,
+            "saturation": float(wp @ bias),
+            "decomposition": float(input_error + m.c * (wp @ var) + wp @ bias),
+            "mean_g_gap": float(np.max(np.abs(eg - m.a * wv / m.c)[~saturated])) if not saturated.all() else math.nan,
+            "tail_mass": self.tail_mass(eps),
         }
 
 
