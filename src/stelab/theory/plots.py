@@ -81,7 +81,11 @@ def plot_error_curves(curves: pd.DataFrame, logx: bool = True, time_col: str = "
 
 
 def plot_plateau(table: pd.DataFrame) -> Figure:
-    """Plateau length vs ω: measured on the simulation and the PDE, and the τ_p formula."""
+    """Plateau length vs ω: measured on the simulation and the PDE, and the τ_p formula.
+
+    Cases whose target sits in the lower half of its bin (p_target < ½) end the plateau with a
+    rise of ε instead of a drop (spec B §5); they are labelled "rise".
+    """
     fig = plt.figure(figsize=(4.5, 3.4), layout="constrained")
     ax = fig.subplots()
     t = table.sort_values("omega")
@@ -89,6 +93,11 @@ def plot_plateau(table: pd.DataFrame) -> Figure:
     ax.plot(t["omega"], t["tau_p_sim"], "o", color="0.4", label="simulation")
     if "tau_p_pde" in t:
         ax.plot(t["omega"], t["tau_p_pde"], "x", color="C3", ms=8, label="PDE")
+    if "p_target" in t:
+        for om, tp, p in zip(t["omega"], t["tau_p_formula"], t["p_target"]):
+            ax.annotate("drop" if p > 0.5 else "rise", (om, tp), textcoords="offset points", xytext=(0, 8),
+                        ha="center", fontsize=7)
+        ax.margins(x=0.08, y=0.12)
     ax.set_xlabel("ω (weight range)")
     ax.set_ylabel("plateau length τ_p")
     ax.legend(fontsize=8)
