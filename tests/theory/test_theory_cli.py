@@ -47,7 +47,8 @@ def test_simulate_solve_compare(tmp_path):
     gaps = pd.read_csv(tmp_path / "g.tsv", sep="\t")
     assert {"max_abs_diff", "mean_abs_diff", "ks"} <= set(gaps.columns)
     assert set(gaps["theory"]) >= {"pde", "closure"}
-    assert gaps["ks"].notna().sum() == 2  # one KS distance per snapshot τ
+    assert gaps.loc[gaps["theory"] == "pde", "ks"].notna().sum() == 2  # one KS distance per snapshot τ
+    assert gaps.loc[gaps["theory"] == "stationary", "ks"].notna().sum() == 1  # last snapshot vs μ*
     assert main(["theory", "compare", "--spec", spec, "--experiment", "plateau", "--sim", str(tmp_path / "plateau_sim.npz"),
                  "--theory", str(tmp_path / "plateau_th.npz"), "--curves", str(tmp_path / "pc.tsv"),
                  "--gaps", str(tmp_path / "pg.tsv"), "--extra", str(tmp_path / "pt.tsv")]) == 0

@@ -189,6 +189,18 @@ def _pushforward_mu0(model: Model, fp, wm) -> np.ndarray:
     return np.repeat((mass / fp.h)[None, :], len(model.teacher.values), axis=0)
 
 
+def _stationary_arrays(model: Model, opts: dict, eta: float, scale: float) -> dict:
+    """The τ → ∞ limit beside the snapshots: μ*(· | w*) on the PDE grid at the self-consistent ε*
+    (spec B §5; rows of teacher values without a stationary state are nan)."""
+    from .fixed_points import Stationary
+
+    st = Stationary(model, opts["L"], opts["dx"], eta=eta)
+    eps = st.solve()["eps_star"]
+    dens = np.array([np.full(len(st.h), np.nan) if sat is not None else st.density(eps, k)
+                     for k, sat in enumerate(st.sat)])
+    return {"pde_stationary": dens, "pde_eps_star": np.asarray(scale * eps)}
+
+
 def run_theory(case: dict, progress: bool = False) -> dict:
     """Solve every configured limit for one case; returns arrays for an NPZ file."""
     from .fokker_planck import PDE_DEFAULTS, FokkerPlanck
@@ -215,6 +227,8 @@ def run_theory(case: dict, progress: bool = False) -> dict:
             for k, v in r.to_npz_dict(scale).items():
                 out[f"pde_{k}"] = v
             out["pde_final"] = r.final
+            if case["snapshot_taus"] and model.s.is_one and wm is None:
+                out.update(_stationary_arrays(model, opts, eta, scale))
         elif solver == "linear_ode":
             if model.g.is_linear and model.s.is_one:
                 r = linear_ode(model, taus, eta)
@@ -283,6 +297,17 @@ def gap_rows(experiment: str, case: str, sim: dict, th: dict) -> list[dict]:
             rows.append({"experiment": experiment, "case": case, "theory": "pde", "quantity": f"density|w*={v:g}",
                          "tau": float(t), "max_abs_diff": math.nan, "mean_abs_diff": math.nan, "seed_sem": math.nan,
                          "ks": ks_distance(sel, np.asarray(th["pde_faces"]), dens[k]), "d": int(sim["d"]),
+                         "seeds": int(w.shape[0])})
+    snaps = np.asarray(sim.get("snapshot_taus", []))
+    if len(snaps) and "pde_stationary" in th:  # last snapshot vs the τ → ∞ density μ*
+        w, ws, last = np.asarray(sim[f"snapshot_{len(snaps) - 1}"]), np.asarray(sim["w_star"]), float(snaps[-1])
+        for k, v in enumerate(np.asarray(th["pde_teacher_values"])):
+            sel, mu = w[np.isclose(ws, v)], np.asarray(th["pde_stationary"])[k]
+            if sel.size == 0 or not np.all(np.isfinite(mu)):
+                continue
+            rows.append({"experiment": experiment, "case": case, "theory": "stationary", "quantity": f"density|w*={v:g}",
+                         "tau": last, "max_abs_diff": math.nan, "mean_abs_diff": math.nan, "seed_sem": math.nan,
+                         "ks": ks_distance(sel, np.asarray(th["pde_faces"]), mu), "d": int(sim["d"]),
                          "seeds": int(w.shape[0])})
     return rows
 

@@ -27,7 +27,8 @@ def _grid(n: int, ncols: int = 4, size=(3.6, 2.9)):
 
 
 def plot_densities(sim: dict, theory: dict, teacher_value: float = 1.0, bins: int = 80, xlim=(-3.5, 3.5)) -> Figure:
-    """μ_τ(ŵ | w*) at every snapshot: simulation histogram vs PDE curve (spec B §6.1)."""
+    """μ_τ(ŵ | w*) at every snapshot: simulation histogram vs PDE curve (spec B §6.1); the last
+    panel also shows the stationary density μ* when the theory file holds it (spec B §5)."""
     taus = np.asarray(sim["snapshot_taus"])
     fig, axes = _grid(len(taus))
     faces = np.asarray(theory["pde_faces"])
@@ -47,6 +48,10 @@ def plot_densities(sim: dict, theory: dict, teacher_value: float = 1.0, bins: in
         ax.set_xlim(*xlim)
         ax.set_title(f"τ = {t:g}")
         ax.set_xlabel("ŵ")
+    if "pde_stationary" in theory and np.all(np.isfinite(np.asarray(theory["pde_stationary"])[k])):
+        last = axes[len(taus) - 1]
+        last.plot(x, np.asarray(theory["pde_stationary"])[k], "k--", lw=0.8, label="stationary μ* (τ → ∞)")
+        last.legend(fontsize=7)
     axes[0].set_ylabel(f"μ_τ(ŵ | w* = {teacher_value:g})")
     axes[0].legend(fontsize=7)
     return fig
