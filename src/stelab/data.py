@@ -576,17 +576,18 @@ class EpochSampler:
 
     Call ``set_epoch(epoch)`` before each epoch. Each sample's augmentation seed is drawn
     from the same (seed, epoch) generator, so two loaders built with the same seed yield
-    identical batches, including random crops and flips.
+    identical batches, including random crops and flips. ``set_epoch(epoch, skip)`` leaves
+    out the first ``skip`` samples of that order (a run resumed in the middle of an epoch).
     """
 
     def __init__(self, n: int, seed: int, shuffle: bool = True):
-        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+        self.n, self.seed, self.shuffle, self.epoch, self.skip = n, seed, shuffle, 0, 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip = int(epoch), int(skip)
 
     def __len__(self) -> int:
-        return self.n
+        return self.n - self.skip
 
     def __iter__(self):
         import torch
@@ -594,7 +595,7 @@ class EpochSampler:
         generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
         order = torch.randperm(self.n, generator=generator) if self.shuffle else torch.arange(self.n)
         seeds = torch.randint(0, 2**62, (self.n,), generator=generator)
-        return iter(zip(order.tolist(), seeds.tolist()))
+        return iter(list(zip(order.tolist(), seeds.tolist()))[self.skip:])
 
 
 class SeededTransformDataset:

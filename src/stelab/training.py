@@ -14,20 +14,28 @@ Determinism: the init stream is the model seed (:func:`stelab.models.build_model
 order of epoch e is a permutation drawn from a separate ``torch.Generator`` seeded by
 (seed, e) (:func:`batch_order`), so every branch forked from one pretraining sees identical
 batches, and a run resumed from a checkpoint continues bit-identically on the CPU.
+
+Data: in-memory tensors (MNIST, :func:`prepare_data`) or, for the ResNets
+(:data:`IMAGEFOLDER_MODELS`), ImageFolder DataLoaders (:func:`imagefolder_data`) whose
+``EpochSampler`` draws the same (seed, e) order and per-sample augmentation seeds; one loop
+serves both. Device settings (:func:`configure_backends`): CUDA when present, optional bf16
+autocast and channels_last, and cuDNN/determinism flags taken from the run.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .data import epoch_permutation
+from .data import check_imagefolder, epoch_permutation, imagefolder_loaders, imagefolder_transforms
 from .io import save_torch
 from .models import build_quantized_model, estimator_spec, plain_named_parameters, quantized_layers, set_estimators
 from .estimators import get_estimator
@@ -53,11 +61,20 @@ RUN_DEFAULTS = {
     "train_subset": None,
     "val_subset": None,
     "eval_train_subset": None,
+    "image_size": 224,
+    "amp": "none",
+    "channels_last": False,
+    "deterministic": True,
+    "cudnn_benchmark": False,
 }
+#: models trained on an ImageFolder dataset (DataLoaders) instead of the in-memory MNIST tensors
+IMAGEFOLDER_MODELS = ("resnet18", "resnet50")
+AMP_MODES = ("none", "bf16")
 
 #: qat config keys copied into a run as they are
 _RUN_KEYS_FROM_CONFIG = ("model", "quantize", "epochs", "batch_size", "warmup_frac", "track_every",
-                         "pretrain_fraction", "train_subset", "val_subset", "eval_train_subset")
+                         "pretrain_fraction", "train_subset", "val_subset", "eval_train_subset",
+                         "image_size", "amp", "channels_last", "deterministic", "cudnn_benchmark")
 
 
 def run_from_config(qat: dict, optimizer: str, seed: int, n_train: int, sweep_factor: float = 1.0,
@@ -112,12 +129,25 @@ def make_run(estimator, n_train: int, **overrides) -> dict:
         raise ValueError(f"qat.optimizer: {run['optimizer']!r} is not one of {OPTIMIZERS}")
     if not run["lr"] > 0:
         raise ValueError(f"qat.lr must be positive, got {run['lr']}")
+    if run["amp"] not in AMP_MODES:
+        raise ValueError(f"qat.amp: {run['amp']!r} is not one of {AMP_MODES}")
     run["n_train"] = int(n_train)
     run["estimator"] = estimator_spec(get_estimator(estimator))
     return run
 
 
+def uses_imagefolder(run: dict) -> bool:
+    """Whether the run's model trains on an ImageFolder dataset (the ResNets) rather than MNIST tensors."""
+    return run["model"].get("name") in IMAGEFOLDER_MODELS
+
+
 def steps_per_epoch(run: dict) -> int:
+    """⌈n/B⌉ for tensors; ⌊n/B⌋ for an ImageFolder (its loader drops the last incomplete batch)."""
+    if uses_imagefolder(run):
+        if run["n_train"] < run["batch_size"]:
+            raise ValueError(f"qat.batch_size {run['batch_size']} exceeds the {run['n_train']} training images "
+                             "of data.imagefolder (the last incomplete batch is dropped)")
+        return run["n_train"] // run["batch_size"]
     return math.ceil(run["n_train"] / run["batch_size"])
 
 
@@ -140,11 +170,41 @@ def batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 def pick_device() -> torch.device:
     """``cuda`` when available, else ``cpu`` (one code path)."""
-    if torch.cuda.is_available():
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
-        return torch.device("cuda")
-    return torch.device("cpu")
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def configure_backends(run: dict, device: torch.device) -> None:
+    """Process-wide GPU numerics settings of a run: cuDNN algorithm choice and deterministic kernels.
+
+    ``run["deterministic"]`` (qat.deterministic, default true) sets ``cudnn.deterministic`` and
+    ``torch.use_deterministic_algorithms(True, warn_only=True)`` (with the cuBLAS workspace
+    ``:4096:8`` it requires): the same inputs then give bit-identical outputs run to run on one
+    GPU and software stack, so two branches differ only by what the fork changed and Ē measures
+    the estimators, not scheduling noise. ``warn_only``: the few CUDA kernels without a
+    deterministic version (e.g. the backward of adaptive average pooling in ResNet's head, a
+    float-only layer) warn instead of failing. ``run["cudnn_benchmark"]`` (default false) lets
+    cuDNN time candidate convolution algorithms and keep the fastest; the choice can differ
+    between processes, so paired branches may then use different kernels and drift apart by
+    float rounding (≈1 ulp per step, amplified by training). Trade-off: deterministic kernels
+    and no autotuning cost throughput on a GPU (typically 5–20 % for ResNet-50); turn them off for
+    speed when only accuracy, not a pairwise Ē, matters. On the CPU (already deterministic for a
+    fixed thread count) nothing is changed.
+    """
+    if device.type != "cuda":
+        return
+    deterministic = bool(run.get("deterministic", True))
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = bool(run.get("cudnn_benchmark", False))
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+
+
+def autocast(run: dict, device: torch.device):
+    """bf16 autocast for forward passes when ``run["amp"] == "bf16"`` (weights, Q(w), optimiser stay float32)."""
+    if run.get("amp", "none") == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
 
 
 # ---------------------------------------------------------------- model and optimiser from a run
@@ -159,6 +219,8 @@ def build(run: dict, device=None) -> tuple[nn.Module, torch.optim.Optimizer]:
     if "estimators" in run:
         set_estimators(model, run["estimators"])
     model.to(device or "cpu")
+    if run.get("channels_last"):
+        model.to(memory_format=torch.channels_last)
     scales = run.get("lr_scale", {})
     groups = [{"params": [p], "name": n, "lr_scale": float(scales.get(n, 1.0))} for n, p in plain_named_parameters(model)]
     lr = run["lr"]
@@ -240,6 +302,74 @@ def prepare_data(raw: dict, train_subset: int | None = None, val_subset: int | N
             "eval_train": (train[0][:eval_train_subset], train[1][:eval_train_subset]) if eval_train_subset else train}
 
 
+def imagefolder_n_train(root) -> tuple[int, int]:
+    """(training images, classes) of the ImageFolder at ``root``, checked (:func:`stelab.data.check_imagefolder`)."""
+    info = check_imagefolder(root)
+    return info["n_train"], len(info["classes"])
+
+
+def _spaced(dataset, n: int | None):
+    """``n`` evenly spaced items of ``dataset`` (all when n is null or ≥ its size).
+
+    ImageFolder lists files class by class, so a prefix would cover only the first classes.
+    """
+    if not n or int(n) >= len(dataset):
+        return dataset
+    return torch.utils.data.Subset(dataset, torch.linspace(0, len(dataset) - 1, int(n)).round().long().tolist())
+
+
+def imagefolder_data(root, run: dict, workers: int = 0, pin_memory: bool = False) -> dict:
+    """DataLoaders ``train``, ``val`` and ``eval_train`` of the ImageFolder at ``root`` for ``run``.
+
+    ``train``: RandomResizedCrop(image_size) + horizontal flip; sample order and every augmentation
+    draw seeded by (seed, epoch) (:func:`stelab.data.imagefolder_loaders`), whatever ``workers``;
+    the last incomplete batch is dropped. ``val``: Resize + CenterCrop, ``val_subset`` evenly spaced
+    images (null: all). ``eval_train``: ``eval_train_subset`` evenly spaced training images under the
+    val transform (the per-epoch train loss and accuracy). ``workers`` loader processes and
+    ``pin_memory`` (page-locked batches for asynchronous host-to-GPU copies) only change speed.
+    """
+    from torchvision.datasets import ImageFolder
+
+    if run.get("train_subset"):
+        raise ValueError("qat.train_subset: not supported with an ImageFolder model; point data.imagefolder "
+                         "at a smaller copy of the dataset")
+    loaders = imagefolder_loaders(root, run["batch_size"], run["image_size"], workers, pin_memory, run["seed"])
+    if len(loaders.train.dataset) != run["n_train"]:
+        raise ValueError(f"data.imagefolder: {root} has {len(loaders.train.dataset)} training images but the run "
+                         f"was set up for {run['n_train']}")
+
+    def loader(dataset):
+        return torch.utils.data.DataLoader(dataset, batch_size=run["batch_size"], shuffle=False, num_workers=workers,
+                                           pin_memory=pin_memory, persistent_workers=workers > 0)
+
+    _, val_tf = imagefolder_transforms(run["image_size"])
+    val = loaders.val if not run.get("val_subset") else loader(_spaced(loaders.val.dataset, run["val_subset"]))
+    eval_train = _spaced(ImageFolder(Path(root) / "train", transform=val_tf), run.get("eval_train_subset"))
+    return {"train": loaders.train, "val": val, "eval_train": loader(eval_train)}
+
+
+def _inputs(x: torch.Tensor, run: dict, device) -> torch.Tensor:
+    """A batch on ``device`` (non-blocking from pinned memory), channels_last when the run asks for it."""
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if run.get("channels_last") and x.dim() == 4 else x
+
+
+@torch.no_grad()
+def evaluate_loader(model: nn.Module, loader, run: dict, device) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` over a DataLoader of (images, labels), eval mode."""
+    was = model.training
+    model.eval()
+    loss, correct, n = 0.0, 0, 0
+    for x, y in loader:
+        y = y.to(device, non_blocking=True)
+        out = model(_inputs(x, run, device)).float()
+        loss += float(nn.functional.cross_entropy(out, y, reduction="sum"))
+        correct += int((out.argmax(1) == y).sum())
+        n += len(y)
+    model.train(was)
+    return loss / max(n, 1), correct / max(n, 1)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on (x, y) in eval mode."""
@@ -283,6 +413,32 @@ class _Progress:
         print(f"{self.label}: {msg}", file=self.stream, flush=True)
 
 
+def _epoch_batches(data: dict, run: dict, epoch: int, start: int, device):
+    """(inputs, labels, key) of batches ``start``, ``start`` + 1, … of ``epoch``.
+
+    Tensors: the slices of :func:`batch_order` (key: the example indices). DataLoaders: the
+    sampler is set to (seed, ``epoch``) with the first ``start`` batches skipped (key: the inputs).
+    """
+    bs = run["batch_size"]
+    if isinstance(data["train"], tuple):
+        xtr, ytr = data["train"]
+        order = batch_order(len(ytr), run["seed"], epoch).to(device)
+        for i in range(start, steps_per_epoch(run)):
+            idx = order[i * bs : (i + 1) * bs]
+            yield _inputs(xtr[idx], run, device), ytr[idx], idx
+        return
+    data["train"].sampler.set_epoch(epoch, skip=start * bs)
+    for x, y in data["train"]:
+        x = _inputs(x, run, device)
+        yield x, y.to(device, non_blocking=True), x
+
+
+def _evaluate(model: nn.Module, part, run: dict, device) -> tuple[float, float]:
+    if isinstance(part, tuple):
+        return evaluate(model, _inputs(part[0], run, device), part[1])
+    return evaluate_loader(model, part, run, device)
+
+
 def _snapshot(model: nn.Module, ckpt: dict, step: int) -> None:
     snaps = ckpt["snapshots"]
     if snaps["steps"] and snaps["steps"][-1] == step:
@@ -296,14 +452,18 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
           checkpoint_every: int = 0, device=None, label: str = "train", stream=None, batch_hook=None) -> dict:
     """Continue the run of ``ckpt`` from its step to ``stop_step`` (default: the end of the schedule).
 
-    Every ``checkpoint_every`` steps the state is saved atomically to ``checkpoint_path``;
-    evaluation (train/val loss and accuracy) runs at the end of every epoch; quantized weights
-    are snapshotted every ``run["track_every"]`` steps and at the start and end. A non-finite
-    loss raises ValueError naming the step. ``batch_hook(step, indices)``, if given, sees every batch.
-    Returns the final checkpoint (CPU tensors).
+    ``data``: ``train``, ``val`` and ``eval_train`` as (x, y) tensor pairs (:func:`prepare_data`) or
+    as DataLoaders (:func:`imagefolder_data`). Every ``checkpoint_every`` steps the state is saved
+    atomically to ``checkpoint_path``; evaluation (train/val loss and accuracy) runs at the end of
+    every epoch; quantized weights are snapshotted every ``run["track_every"]`` steps and at the
+    start and end. A non-finite loss raises ValueError naming the step. ``batch_hook(step, key)``,
+    if given, sees every batch (key: its example indices for tensors, its inputs for DataLoaders).
+    Device settings come from the run (:func:`configure_backends`, :func:`autocast`,
+    channels_last). Returns the final checkpoint (CPU tensors).
     """
     run = ckpt["run"]
     device = torch.device(device) if device is not None else pick_device()
+    configure_backends(run, device)
     ckpt = {**ckpt, "history": list(ckpt["history"]),
             "snapshots": {"steps": list(ckpt["snapshots"]["steps"]),
                           "weights": {k: list(v) for k, v in ckpt["snapshots"]["weights"].items()}}}
@@ -312,11 +472,12 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
     spe, total = steps_per_epoch(run), total_steps(run)
     stop = total if stop_step is None else min(int(stop_step), total)
     step = int(ckpt["step"])
-    data = {k: (x.to(device), y.to(device)) for k, (x, y) in data.items()}  # no-op when already there
-    xtr, ytr = data["train"]
-    if len(ytr) != run["n_train"]:
-        raise ValueError(f"training set has {len(ytr)} examples but the run was set up for {run['n_train']}")
-    bs, every = run["batch_size"], int(run.get("track_every") or 0)
+    if isinstance(data["train"], tuple):
+        data = {k: (x.to(device), y.to(device)) for k, (x, y) in data.items()}  # no-op when already there
+    n_train = len(data["train"][1]) if isinstance(data["train"], tuple) else len(data["train"].dataset)
+    if n_train != run["n_train"]:
+        raise ValueError(f"training set has {n_train} examples but the run was set up for {run['n_train']}")
+    every = int(run.get("track_every") or 0)
     bar = _Progress(label, step, stop, stream)
     bar.log(f"{run['optimizer']} {run.get('variant', '')} seed {run['seed']}: steps {step}→{stop} of {total} on {device}")
     if step == run.get("fork_step", 0) or not ckpt["snapshots"]["steps"]:
@@ -324,45 +485,45 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
     fit_loss, fit_n = ckpt.get("fit", (0.0, 0))
     t_epoch = time.perf_counter()
     base_ests = {n: pq.estimator for n, (_, pq) in quantized_layers(model).items()}
-    epoch = -1
     while step < stop:
-        if step // spe != epoch:
-            epoch = step // spe
-            order = batch_order(len(ytr), run["seed"], epoch).to(device)
-            for n, (_, pq) in quantized_layers(model).items():
-                pq.estimator = base_ests[n].at_epoch(epoch, run["epochs"])
-        i = step % spe
-        idx = order[i * bs : (i + 1) * bs]
-        if batch_hook is not None:
-            batch_hook(step, idx)
-        factor = lr_schedule(step, total, run["warmup_frac"]) * run.get("lr_factor", 1.0)
-        for g in opt.param_groups:
-            g["lr"] = run["lr"] * g["lr_scale"] * factor
-        loss = nn.functional.cross_entropy(model(xtr[idx]), ytr[idx])
-        lv = float(loss.detach())
-        if not math.isfinite(lv):
-            raise ValueError(f"non-finite training loss {lv} at step {step} (epoch {epoch}) of run "
-                             f"{run['optimizer']}/{run.get('variant')}/seed {run['seed']}: lower qat lr")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        fit_loss, fit_n = fit_loss + lv * len(idx), fit_n + len(idx)
-        bar.step(step)
-        if every and step % every == 0 or step == stop:
-            _snapshot(model, ckpt, step)
-        if step % spe == 0:
-            tr_loss, tr_acc = evaluate(model, *data["eval_train"])
-            va_loss, va_acc = evaluate(model, *data["val"])
-            row = {"epoch": step // spe, "step": step, "lr": run["lr"] * factor,
-                   "fit_loss": fit_loss / max(fit_n, 1), "train_loss": tr_loss, "train_acc": tr_acc,
-                   "val_loss": va_loss, "val_acc": va_acc, "seconds": time.perf_counter() - t_epoch}
-            ckpt["history"].append(row)
-            bar.log(f"epoch {row['epoch']} step {step}: train loss {tr_loss:.4f} acc {tr_acc:.4f}, "
-                    f"val loss {va_loss:.4f} acc {va_acc:.4f} ({row['seconds']:.1f} s)")
-            fit_loss, fit_n, t_epoch = 0.0, 0, time.perf_counter()
-        if checkpoint_path and checkpoint_every and step % checkpoint_every == 0 and step < stop:
-            save_torch(checkpoint_path, _export(model, opt, ckpt, step, base_ests, (fit_loss, fit_n)))
+        epoch = step // spe
+        for n, (_, pq) in quantized_layers(model).items():
+            pq.estimator = base_ests[n].at_epoch(epoch, run["epochs"])
+        for x, y, key in _epoch_batches(data, run, epoch, step % spe, device):
+            if batch_hook is not None:
+                batch_hook(step, key)
+            factor = lr_schedule(step, total, run["warmup_frac"]) * run.get("lr_factor", 1.0)
+            for g in opt.param_groups:
+                g["lr"] = run["lr"] * g["lr_scale"] * factor
+            with autocast(run, device):
+                loss = nn.functional.cross_entropy(model(x), y)
+            lv = float(loss.detach())
+            if not math.isfinite(lv):
+                raise ValueError(f"non-finite training loss {lv} at step {step} (epoch {epoch}) of run "
+                                 f"{run['optimizer']}/{run.get('variant')}/seed {run['seed']}: lower qat lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            fit_loss, fit_n = fit_loss + lv * len(y), fit_n + len(y)
+            bar.step(step)
+            if every and step % every == 0 or step == stop:
+                _snapshot(model, ckpt, step)
+            if step % spe == 0:
+                with autocast(run, device):
+                    tr_loss, tr_acc = _evaluate(model, data["eval_train"], run, device)
+                    va_loss, va_acc = _evaluate(model, data["val"], run, device)
+                row = {"epoch": step // spe, "step": step, "lr": run["lr"] * factor,
+                       "fit_loss": fit_loss / max(fit_n, 1), "train_loss": tr_loss, "train_acc": tr_acc,
+                       "val_loss": va_loss, "val_acc": va_acc, "seconds": time.perf_counter() - t_epoch}
+                ckpt["history"].append(row)
+                bar.log(f"epoch {row['epoch']} step {step}: train loss {tr_loss:.4f} acc {tr_acc:.4f}, "
+                        f"val loss {va_loss:.4f} acc {va_acc:.4f} ({row['seconds']:.1f} s)")
+                fit_loss, fit_n, t_epoch = 0.0, 0, time.perf_counter()
+            if checkpoint_path and checkpoint_every and step % checkpoint_every == 0 and step < stop:
+                save_torch(checkpoint_path, _export(model, opt, ckpt, step, base_ests, (fit_loss, fit_n)))
+            if step == stop or step % spe == 0:
+                break
     return _export(model, opt, ckpt, step, base_ests, (fit_loss, fit_n))
 
 
