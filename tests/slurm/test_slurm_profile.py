@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, copy_repo, snakemake
+from conftest import REPO, snakemake
 
 pytestmark = pytest.mark.slurm
 
@@ -27,6 +27,7 @@ PROFILE = REPO / "profiles" / "slurm"
 # a short first status check keeps the tests quick (the profile's 20 s suits real clusters)
 FAST = ("--slurm-init-seconds-before-status-checks", "2")
 TRAINING_RULES = ("qat_pretrain", "qat_train_branch")
+LOCAL_OUTPUTS = ["results", "report", ".snakemake"]  # what a run adds to a copy of the repository
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 
 
@@ -277,7 +278,9 @@ def _assert_same_object(a, b, where: str):
 
 @pytest.mark.slow
 def test_smoke_dag_through_the_profile_matches_the_local_run(cluster, smoke_run, tmp_path_factory):
-    work = copy_repo(tmp_path_factory.mktemp("slurm-smoke"))
+    # the local run's sources, so that both runs see the very same files
+    work = tmp_path_factory.mktemp("slurm-smoke") / "repo"
+    shutil.copytree(smoke_run, work, ignore=lambda d, names: LOCAL_OUTPUTS if Path(d) == smoke_run else [])
     with JobRecorder() as recorder:
         proc = snakemake(work, "--profile", "profiles/slurm", "--configfile", "config/smoke.yaml", *FAST,
                          timeout=1500)
