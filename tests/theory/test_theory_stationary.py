@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from stelab.theory.fixed_points import Stationary, fixed_point, linear_fixed_point, small_noise
+from stelab.theory.fokker_planck import solve_pde
 from stelab.theory.model import Model
 from stelab.theory.odes import linear_ode, particles
 from stelab.theory.simulate import simulate
@@ -133,3 +134,28 @@ def test_density_experiment_carries_the_stationary_density():
     rows = gap_rows("density", "main", run_simulation(case), th)
     ks = [r["ks"] for r in rows if r["theory"] == "stationary"]
     assert len(ks) == 1 and ks[0] < 0.1                                       # d = 300, 2 seeds: 600 samples
+
+
+def test_tanh_pair_saturates():
+    # tanh weights and inputs, w* = 1: a w*/c = 1.536 exceeds sup tanh = 1, the drift never changes
+    # sign, ŵ escapes (logarithmically slowly) and ε → 1 − 2a + c; no stationary density exists.
+    m = Model.from_spec({"weight_map": {"kind": "tanh"}, "input_map": {"kind": "tanh"}, "surrogate": "derivative",
+                         "eta": 0.5, "sigma": 0.3})
+    assert m.a / m.c > 1
+    fp = fixed_point(m)
+    assert fp["status"] == "saturated"
+    assert fp["eps_star"] == pytest.approx(1 - 2 * m.a + m.c, abs=1e-12)
+
+
+@pytest.mark.parametrize("surrogate", ["derivative", "ste"])
+def test_smooth_weight_map_fixed_point_matches_pde_and_particles(surrogate):
+    # g = 2 tanh(ŵ/2): a w*/c = 1 < 2, a stationary state exists (s = g′ or 1). The self-consistent
+    # ε* (0.014616 / 0.020594) equals the PDE after τ = 100 and the Euler–Maruyama particles
+    # (dt = 0.02, τ ∈ (20, 40]: within 3·10⁻⁴ over seeds).
+    m = Model.from_spec({"weight_map": {"kind": "tanh", "scale": 2.0}, "surrogate": surrogate, "eta": 0.5,
+                         "sigma": 0.3})
+    fp = fixed_point(m)
+    assert fp["status"] == "ok"
+    assert fp["eps_star"] == pytest.approx(solve_pde(m, 100.0, L=6.0, dx=0.01, dt=0.05).eps[-1], abs=1e-5)
+    r = particles(m, 40.0, np.arange(0, 40.01, 0.5), n=10000, dt=0.02, seed=0)
+    assert r["eps"][r["tau"] > 20].mean() == pytest.approx(fp["eps_star"], abs=1e-3)

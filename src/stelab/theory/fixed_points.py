@@ -16,8 +16,10 @@ diffusion D(ε), is solved by a bracketing root finder (Brent). Alongside:
   It follows from the identity w*² − 2a w* E[g] + c E[g²] = w*²(1 − a²/c) + c Var(g) +
   c(E[g] − a w*/c)²; teacher values that saturate add their last term (``saturation``);
 * small-noise closed form  a w*/c = L_k + pΔ  ⇒  ε* ≈ ρ(1 − a²/c) + c p(1 − p)Δ²;
-* saturation: if a w* lies beyond c·L_max (or below c·L_min) no stationary state exists and
-  ŵ escapes, ε* = w*² − 2a w* L_sat + c L_sat² for that teacher value;
+* saturation: if a w* lies beyond c·L_max (or below c·L_min; for tanh beyond ±c·scale) no
+  stationary state exists and ŵ escapes, ε* = w*² − 2a w* L_sat + c L_sat² for that teacher value;
+* ``mean_g_gap`` = max |E[g | w*] − a w*/c| checks the STE stationarity (nan for other surrogates,
+  whose stationarity is E[s(ŵ)(a w* − c g(ŵ)) | w*] = 0 instead);
 * linear g: ε* = (2ρ(1 − a²/c) + ηcσ²)/(2 − ηc), stable iff ηc < 2; unquantized reference
   ε*_0 = ησ²/(2 − η).
 """
@@ -52,16 +54,28 @@ def linear_stable(model: Model, eta: float | None = None) -> bool:
     return (model.eta if eta is None else eta) * model.c < 2
 
 
+def _g_range(model: Model):
+    """(inf g, sup g) of a monotone bounded weight map (quantizer levels, ±scale of tanh), else None."""
+    if model.g.is_step:
+        return float(model.g.levels[0]), float(model.g.levels[-1])
+    if model.g.kind == "tanh":
+        return -model.g.bound, model.g.bound
+    return None
+
+
 def _saturation(model: Model, w: float):
-    """The saturating level for teacher value w, or None if a stationary state exists."""
-    if not model.g.is_step:
+    """The saturating value of g for teacher value w, or None if a stationary state exists.
+
+    The drift η s(ŵ)(a w* − c g(ŵ)) keeps one sign when a w*/c lies outside (inf g, sup g): ŵ
+    escapes (for tanh only logarithmically slowly, s = g′ → 0) and g(ŵ) tends to the bound."""
+    rng = _g_range(model)
+    if rng is None:
         return None
-    lv = model.g.levels
     t = model.a * w / model.c
-    if t >= lv[-1]:
-        return float(lv[-1])
-    if t <= lv[0]:
-        return float(lv[0])
+    if t >= rng[1]:
+        return rng[1]
+    if t <= rng[0]:
+        return rng[0]
     return None
 
 
@@ -187,7 +201,8 @@ class Stationary:
             "dither": float(m.c * (wp @ var)),
             "saturation": float(wp @ bias),
             "decomposition": float(input_error + m.c * (wp @ var) + wp @ bias),
-            "mean_g_gap": float(np.max(np.abs(eg - m.a * wv / m.c)[~saturated])) if not saturated.all() else math.nan,
+            "mean_g_gap": (float(np.max(np.abs(eg - m.a * wv / m.c)[~saturated]))
+                           if m.s.is_one and not saturated.all() else math.nan),
             "tail_mass": self.tail_mass(eps),
         }
 
