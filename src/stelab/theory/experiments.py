@@ -306,7 +306,8 @@ def gap_rows(experiment: str, case: str, sim: dict, th: dict) -> list[dict]:
             if sel.size == 0 or not np.all(np.isfinite(mu)):
                 continue
             rows.append({"experiment": experiment, "case": case, "theory": "stationary",
-                         "quantity": f"density|w*={v:g}", "tau": last, "max_abs_diff": math.nan, "mean_abs_diff": math.nan, "seed_sem": math.nan,
+                         "quantity": f"density|w*={v:g}", "tau": last, "max_abs_diff": math.nan,
+                         "mean_abs_diff": math.nan, "seed_sem": math.nan,
                          "ks": ks_distance(sel, np.asarray(th["pde_faces"]), mu), "d": int(sim["d"]),
                          "seeds": int(w.shape[0])})
     return rows
