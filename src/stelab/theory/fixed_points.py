@@ -132,7 +132,7 @@ class Stationary:
         log_e = np.where(az < 1e-8, 0.5 * z, log_e)
         logm = phi_left + log_e + np.log(self.h) - 2.0 * np.log(self.s)
         tl = tr = -np.inf
-        # ∫_{−∞}^{−L} e^{κ_0 (u + L)} du = 1/κ_0;  ∫_L^∞ e^{Φ(L)/D + κ_end (u − L)} du = e^{Φ(L)/D}/(−κ_end)
+        # tails: ∫_{−∞}^{−L} e^{κ₀(u+L)} du = 1/κ₀,  ∫_L^∞ e^{Φ(L)/D + κ_end(u−L)} du = e^{Φ(L)/D}/(−κ_end)
         if self.tails:
             if kappa[0] > 0:
                 tl = -np.log(kappa[0])
