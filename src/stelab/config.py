@@ -56,6 +56,7 @@ def validate_config(cfg: dict, schema: dict | None = None) -> dict:
         best = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_describe(best))
     _check_estimators(cfg)
+    _check_imagefolder(cfg)
     _check_theory(cfg)
     return cfg
 
@@ -106,6 +107,28 @@ def _check_theory(cfg: dict) -> None:
         validate_theory(cfg["theory"])
     except ValueError as exc:
         raise ConfigError(f"config key {exc}") from None
+
+
+def _check_imagefolder(cfg: dict) -> None:
+    """A ResNet QAT model needs data.imagefolder: an existing folder with train/ and val/ class folders.
+
+    Only the layout is checked here (cheap on ImageNet); the check_imagefolder rule counts the images.
+    """
+    name = ((cfg.get("qat") or {}).get("model") or {}).get("name")
+    if name in (None, "mnist_convnet"):  # the schema allows only ResNets besides it
+        return
+    root = (cfg.get("data") or {}).get("imagefolder")
+    if not root:
+        raise ConfigError(f"config key data.imagefolder: qat.model.name {name} trains on an ImageFolder dataset; "
+                          "set data.imagefolder to its root (holding train/ and val/)")
+    root = Path(root)
+    if not root.is_dir():
+        raise ConfigError(f"config key data.imagefolder: {root} does not exist or is not a folder")
+    for split in ("train", "val"):
+        split_dir = root / split
+        if not split_dir.is_dir() or not any(e.is_dir() for e in split_dir.iterdir()):
+            raise ConfigError(f"config key data.imagefolder: {root} needs a {split}/ folder holding one folder "
+                              "per class (ImageFolder layout)")
 
 
 def _check_estimators(cfg: dict) -> None:

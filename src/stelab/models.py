@@ -27,6 +27,9 @@ from .estimators import Estimator, get_estimator, quantize
 from .quantizers import UniformQuantizer, he_uniform_bound
 
 DEFAULT_QUANTIZED = ("conv*.weight",)
+#: every conv kernel of a torchvision ResNet (stem, blocks, downsample shortcuts); BN and fc stay float
+RESNET_QUANTIZED = ("conv1.weight", "layer*.conv*.weight", "layer*.downsample.0.weight")
+RESNETS = ("resnet18", "resnet50")
 
 
 class QuantizeParam(nn.Module):
@@ -97,13 +100,13 @@ def build_model(spec: dict | None, seed: int) -> nn.Module:
         model = MnistConvNet(**spec)
         he_uniform_(model, torch.Generator().manual_seed(int(seed)))
         return model
-    if name == "resnet50":
+    if name in RESNETS:  # resnet18: the same pipeline at a size a CPU test can afford
         import torchvision
 
         with torch.random.fork_rng(devices=[]):  # torchvision's own init, seeded, global RNG left untouched
             torch.manual_seed(int(seed))
-            return torchvision.models.resnet50(num_classes=spec.get("num_classes", 1000))
-    raise ValueError(f"qat.model.name: unknown model {name!r}; allowed: 'mnist_convnet', 'resnet50'")
+            return getattr(torchvision.models, name)(num_classes=spec.get("num_classes", 1000))
+    raise ValueError(f"qat.model.name: unknown model {name!r}; allowed: 'mnist_convnet', {', '.join(map(repr, RESNETS))}")
 
 
 def select_parameters(model: nn.Module, patterns) -> list[str]:

@@ -37,7 +37,7 @@ from torch import nn
 
 from .data import check_imagefolder, epoch_permutation, imagefolder_loaders, imagefolder_transforms
 from .io import save_torch
-from .models import build_quantized_model, estimator_spec, plain_named_parameters, quantized_layers, set_estimators
+from .models import RESNETS, build_quantized_model, estimator_spec, plain_named_parameters, quantized_layers, set_estimators
 from .estimators import get_estimator
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -68,7 +68,7 @@ RUN_DEFAULTS = {
     "cudnn_benchmark": False,
 }
 #: models trained on an ImageFolder dataset (DataLoaders) instead of the in-memory MNIST tensors
-IMAGEFOLDER_MODELS = ("resnet18", "resnet50")
+IMAGEFOLDER_MODELS = RESNETS
 AMP_MODES = ("none", "bf16")
 
 #: qat config keys copied into a run as they are

@@ -7,7 +7,9 @@
 # Factor 1 runs every variant of qat.variants[optimizer] at qat.quantize.bits and at every
 # qat.extra_bits width; the other factors of qat.lr_sweep.factors run the baseline pair
 # (qhat, ste) at qat.quantize.bits only. Uses MNIST_FILES and
-# mnist_dir() from data.smk and ALL_TARGETS / NOTEBOOKS from common.smk.
+# mnist_dir() from data.smk and ALL_TARGETS / NOTEBOOKS from common.smk. A ResNet model
+# (qat.model.name resnet50/resnet18) trains on data.imagefolder instead: the training rules
+# then take the check_imagefolder output as input and pass the ImageFolder root as --data.
 
 import json
 
@@ -20,7 +22,8 @@ QAT_TABLES = "results/tables"
 # the keys that change what a training job computes (others only affect compare/report)
 QAT_RUN_KEYS = ("model", "quantize", "estimator", "optimizers", "epochs", "batch_size", "warmup_frac",
                 "track_every", "pretrain_fraction", "train_subset", "val_subset", "eval_train_subset",
-                "lr_tweak", "ste_lr_scope", "extra_bits")
+                "lr_tweak", "ste_lr_scope", "extra_bits", "image_size", "amp", "channels_last", "deterministic",
+                "cudnn_benchmark")
 QAT_SETTINGS = json.dumps({k: QAT[k] for k in QAT_RUN_KEYS if k in QAT}, sort_keys=True)
 QAT_THREADS = QAT.get("threads", 1)
 for _opt in [*QAT["optimizers"], *QAT.get("lr_sweep", {}).get("optimizers", [])]:
@@ -29,6 +32,9 @@ for _opt in [*QAT["optimizers"], *QAT.get("lr_sweep", {}).get("optimizers", [])]
     if _opt not in QAT["variants"] or "qhat" not in QAT["variants"][_opt]:
         raise ValueError(f"config key qat.variants.{_opt}: missing, or lacks 'qhat' (every pair compares against it)")
 QAT_GPU = QAT.get("gpu", 0)
+QAT_IMAGEFOLDER = QAT.get("model", {}).get("name", "mnist_convnet") != "mnist_convnet"
+QAT_DATA_FILES = [IMAGEFOLDER_CHECK] if QAT_IMAGEFOLDER else MNIST_FILES
+QAT_LOADER = f"--workers {QAT.get('workers', 0)}" + (" --pin-memory" if QAT.get("pin_memory", True) else "")
 QAT_BITS = QAT.get("quantize", {}).get("bits", 2)
 QAT_ALL_BITS = [QAT_BITS] + [e["bits"] for e in QAT.get("extra_bits", []) if e["bits"] != QAT_BITS]
 for _i, _extra in enumerate(QAT.get("extra_bits", [])):
@@ -49,6 +55,11 @@ QAT_TABLE_FILES = [f"{QAT_TABLES}/{n}.{ext}" for n in QAT_TABLE_NAMES for ext in
 QAT_SWEEP_FIT = f"{QAT_TABLES}/qat_lr_sweep_fit.json"
 
 
+def qat_data_dir(wildcards, input):
+    """--data of the training rules: the ImageFolder root, or the folder of the MNIST IDX files."""
+    return IMAGEFOLDER_ROOT if QAT_IMAGEFOLDER else os.path.dirname(input.data[0])
+
+
 QAT_WILDCARDS = {"bits": r"\d+", "optimizer": "sgd|momentum|adam", "factor": r"[0-9.]+", "seed": r"\d+",
                  "variant": "qhat|ste|lrtweak|unadjusted"}
 
@@ -57,12 +68,13 @@ rule qat_pretrain:
     wildcard_constraints:
         **QAT_WILDCARDS,
     input:
-        MNIST_FILES,
+        data=QAT_DATA_FILES,
     output:
         f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.pt",
     params:
-        data=lambda wildcards, input: os.path.dirname(input[0]),
+        data=qat_data_dir,
         qat=QAT_SETTINGS,
+        loader=QAT_LOADER,
     log:
         f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.log",
     threads: QAT_THREADS
@@ -75,7 +87,7 @@ rule qat_pretrain:
     shell:
         "stelab pretrain --data {params.data:q} --qat {params.qat:q} --optimizer {wildcards.optimizer} "
         "--seed {wildcards.seed} --lr-factor {wildcards.factor} --bits {wildcards.bits} --out {output:q} "
-        "--threads {threads} "
+        "--threads {threads} {params.loader} "
         "> {log:q} 2>&1"
 
 
@@ -106,14 +118,15 @@ rule qat_train_branch:
         **QAT_WILDCARDS,
     input:
         init=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/init.pt",
-        data=MNIST_FILES,
+        data=QAT_DATA_FILES,
     output:
         final=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/final.pt",
         history=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/history.tsv",
         snapshots=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/snapshots.pt",
     params:
-        data=lambda wildcards, input: os.path.dirname(input.data[0]),
+        data=qat_data_dir,
         every=QAT.get("checkpoint_every", 200),
+        loader=QAT_LOADER,
     log:
         f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/train.log",
     threads: QAT_THREADS
@@ -126,7 +139,7 @@ rule qat_train_branch:
     shell:
         "stelab train-branch --init {input.init:q} --data {params.data:q} --out {output.final:q} "
         "--history {output.history:q} --snapshots {output.snapshots:q} "
-        "--checkpoint-every {params.every} --threads {threads} > {log:q} 2>&1"
+        "--checkpoint-every {params.every} --threads {threads} {params.loader} > {log:q} 2>&1"
 
 
 rule qat_compare:

@@ -7,6 +7,9 @@ The chain for one optimiser, learning-rate factor and seed is::
     stelab train-branch  → that branch trained to the end of the schedule
     stelab compare       → Ē, agreement, accuracy/loss differences, tracking, scatter (all branches)
     stelab qat-tables    → Tables 3–5 and the learning-rate sweep as CSV, LaTeX and TSV
+
+``--data`` is the MNIST IDX folder, or for a ResNet (qat.model.name resnet50 / resnet18) the
+ImageFolder root holding train/ and val/ (config data.imagefolder), read through DataLoaders.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+DATA_HELP = ("folder holding the four MNIST IDX files, or for a ResNet model the ImageFolder root "
+             "(train/ and val/ with the same class folders)")
 QAT_HELP = ("the qat settings: a YAML/JSON config file with a top-level 'qat:' section, "
             "or the section itself as an inline JSON object")
 
@@ -52,6 +57,10 @@ def _add_train_args(p) -> None:
                         "(default: OUT.ckpt); an existing one is resumed automatically")
     p.add_argument("--checkpoint-every", type=int, default=200, metavar="N",
                    help="steps between checkpoints (0: never; default 200)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="DataLoader worker processes for an ImageFolder (default 0; batches do not depend on it)")
+    p.add_argument("--pin-memory", action="store_true",
+                   help="page-locked ImageFolder batches for asynchronous copies to the GPU (used on CUDA only)")
 
 
 def register(subparsers) -> None:
@@ -60,7 +69,7 @@ def register(subparsers) -> None:
         description="Build the quantized model (He-uniform init from --seed), train it with the Q̂-net's "
                     "estimator for round(f · total steps) steps (qat.pretrain_fraction; f = 0 forks at init) "
                     "and save the checkpoint every branch starts from.")
-    p.add_argument("--data", required=True, help="folder holding the four MNIST IDX files")
+    p.add_argument("--data", required=True, help=DATA_HELP)
     p.add_argument("--qat", required=True, help=QAT_HELP)
     p.add_argument("--optimizer", required=True, help="a key of qat.optimizers: sgd, momentum or adam")
     p.add_argument("--seed", type=int, required=True, help="init and batch-order seed")
@@ -88,7 +97,7 @@ def register(subparsers) -> None:
                     "other branch of its seed), evaluating each epoch; write the final checkpoint, the "
                     "per-epoch history TSV and the quantized-weight snapshots used for tracking Ē.")
     p.add_argument("--init", required=True, help="branch start checkpoint from `stelab fork`")
-    p.add_argument("--data", required=True, help="folder holding the four MNIST IDX files")
+    p.add_argument("--data", required=True, help=DATA_HELP)
     p.add_argument("--out", required=True, help="final checkpoint (.pt)")
     p.add_argument("--history", required=True, help="per-epoch train/val loss and accuracy (.tsv)")
     p.add_argument("--snapshots", required=True, help="quantized weights every qat.track_every steps (.pt)")
@@ -141,19 +150,51 @@ def _resume_or(start: dict, ckpt_path: Path) -> dict:
     return saved
 
 
-def _pretrain(args) -> int:
+def _imagefolder_size(root) -> tuple[int, int]:
+    """(training images, classes) of the ImageFolder ``root``; a missing or malformed one names data.imagefolder."""
+    from ..training import imagefolder_n_train
+
+    try:
+        return imagefolder_n_train(root)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ValueError(f"data.imagefolder: {exc}") from None
+
+
+def _train_data(args, run: dict) -> dict:
+    """The run's data from --data: MNIST tensors in memory, or ImageFolder DataLoaders for a ResNet."""
+    from ..training import data_for_run, imagefolder_data, pick_device, uses_imagefolder
+
+    if uses_imagefolder(run):
+        _imagefolder_size(args.data)
+        if args.workers < 0:
+            raise ValueError(f"--workers must be >= 0, got {args.workers}")
+        return imagefolder_data(args.data, run, args.workers, args.pin_memory and pick_device().type == "cuda")
     from ..data import load_mnist
+
+    return data_for_run(load_mnist(args.data), run)
+
+
+def _pretrain(args) -> int:
     from ..io import save_torch
-    from ..training import data_for_run, init_checkpoint, n_train_of, pretrain_steps, run_from_config, train
+    from ..training import IMAGEFOLDER_MODELS, init_checkpoint, n_train_of, pretrain_steps, run_from_config, train
 
     _setup_threads(args.threads)
     qat = load_qat_settings(args.qat)
-    raw = load_mnist(args.data)
-    run = run_from_config(qat, args.optimizer, args.seed, n_train_of(raw, qat.get("train_subset")), args.lr_factor,
-                          args.bits)
+    model = dict(qat.get("model") or {})
+    if model.get("name") in IMAGEFOLDER_MODELS:
+        n_train, n_classes = _imagefolder_size(args.data)
+        if model.setdefault("num_classes", n_classes) != n_classes:
+            raise ValueError(f"qat.model.num_classes is {model['num_classes']} but data.imagefolder {args.data} "
+                             f"has {n_classes} classes")
+        qat = {**qat, "model": model}
+    else:
+        from ..data import load_mnist
+
+        n_train = n_train_of(load_mnist(args.data), qat.get("train_subset"))
+    run = run_from_config(qat, args.optimizer, args.seed, n_train, args.lr_factor, args.bits)
     ckpt_path = _default_ckpt(args)
     start = _resume_or(init_checkpoint(run), ckpt_path)
-    final = train(start, data_for_run(raw, run), pretrain_steps(run), checkpoint_path=ckpt_path,
+    final = train(start, _train_data(args, run), pretrain_steps(run), checkpoint_path=ckpt_path,
                   checkpoint_every=args.checkpoint_every, label="pretrain")
     save_torch(args.out, final)
     ckpt_path.unlink(missing_ok=True)
@@ -175,17 +216,16 @@ def _fork(args) -> int:
 def _train_branch(args) -> int:
     import pandas as pd
 
-    from ..data import load_mnist
     from ..io import save_torch, write_table
-    from ..training import data_for_run, load_checkpoint, train
+    from ..training import load_checkpoint, train
 
     _setup_threads(args.threads)
     start = load_checkpoint(args.init)
     run = start["run"]
-    raw = load_mnist(args.data)
+    data = _train_data(args, run)
     ckpt_path = _default_ckpt(args)
     start = _resume_or(start, ckpt_path)
-    final = train(start, data_for_run(raw, run), checkpoint_path=ckpt_path,
+    final = train(start, data, checkpoint_path=ckpt_path,
                   checkpoint_every=args.checkpoint_every, label=f"{run['optimizer']}/{run.get('variant')}")
     snaps = final.pop("snapshots")
     save_torch(args.snapshots, {"run": run, "steps": snaps["steps"],
