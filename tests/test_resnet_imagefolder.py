@@ -1,7 +1,9 @@
 """A ResNet on an ImageFolder through the QAT pipeline: pretrain (fork at 10 %) → fork → train-branch → compare.
 
 A tiny fake ImageFolder (3 classes × 4 images of 32 px) and resnet18 (the same code path as the
-ImageNet default resnet50, at a size a 2-core CPU trains in seconds).
+ImageNet default resnet50, at a size a 2-core CPU trains in seconds). The chain quantizes the stem,
+layer1 and one downsample shortcut (M costs seconds per million weights on a CPU);
+``RESNET_QUANTIZED``, every conv kernel, is checked on its own.
 """
 
 import json
@@ -17,13 +19,13 @@ from conftest import REPO, snakemake
 from stelab.cli import main
 from stelab.config import ConfigError, load_config
 from stelab.data import write_fake_imagefolder
-from stelab.fork import fork
-from stelab.models import RESNET_QUANTIZED, quantized_layers
+from stelab.models import RESNET_QUANTIZED, build_quantized_model, quantized_layers
 from stelab.training import imagefolder_data, load_checkpoint, load_into, train
 
 BATCH, EPOCHS, N_TRAIN = 4, 4, 12  # 3 steps per epoch, 12 steps, the fork after round(0.1 · 12) = 1
 QAT = {"model": {"name": "resnet18"},
-       "quantize": {"bits": 2, "layout": "range", "params": list(RESNET_QUANTIZED)},
+       "quantize": {"bits": 2, "layout": "range",
+                    "params": ["conv1.weight", "layer1.*.conv*.weight", "layer2.0.downsample.0.weight"]},
        "estimator": {"name": "htge", "k0": 5.5},
        "optimizers": {"momentum": {"lr": 1e-3, "momentum": 0.9}},
        "epochs": EPOCHS, "batch_size": BATCH, "pretrain_fraction": 0.1, "image_size": 32, "track_every": 3}
@@ -76,8 +78,7 @@ def test_ste_fork_keeps_every_resnet_conv_kernel_in_its_bin(chain):
     pre = load_into(load_checkpoint(chain / "pretrain.pt"))[0]
     ste = load_into(load_checkpoint(chain / "ste" / "init.pt"))[0]
     before, after = quantized_layers(pre), quantized_layers(ste)
-    assert len(before) == 20  # resnet18: stem, 16 block convs, 3 downsample shortcuts
-    assert not any(n.startswith(("fc.", "bn")) or ".bn" in n for n in before)  # BN and fc stay float
+    assert len(before) == 1 + 4 + 1
     moved = 0
     for name, (w0, pq) in before.items():
         w1 = after[name][0]
@@ -87,6 +88,15 @@ def test_ste_fork_keeps_every_resnet_conv_kernel_in_its_bin(chain):
     assert after["layer1.0.conv1.weight"][1].estimator.name == "pwl"  # clipped STE (App. G)
 
 
+def test_resnet_patterns_quantize_every_conv_kernel_and_nothing_else():
+    model = build_quantized_model({"name": "resnet18", "num_classes": 3}, {"bits": 2, "params": RESNET_QUANTIZED},
+                                  {"name": "htge", "k0": 5.5}, seed=0)
+    names = list(quantized_layers(model))
+    convs = [f"{n}.weight" for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    assert sorted(names) == sorted(convs) and len(names) == 20  # stem, 16 block convs, 3 shortcuts
+    assert not any(".bn" in n or n.startswith(("bn", "fc")) or "downsample.1" in n for n in names)
+
+
 def test_branches_write_history_and_finite_metrics(chain):
     for v in ("qhat", "ste"):
         hist = pd.read_csv(chain / v / "history.tsv", sep="\t")
@@ -94,7 +104,7 @@ def test_branches_write_history_and_finite_metrics(chain):
         cols = ["fit_loss", "train_loss", "train_acc", "val_loss", "val_acc"]
         assert np.isfinite(hist[cols].to_numpy()).all()
         assert ((hist["val_acc"] >= 0) & (hist["val_acc"] <= 1)).all()
-        assert load_checkpoint(chain / v / "final.pt")["step"] == BATCH * 0 + EPOCHS * 3
+        assert load_checkpoint(chain / v / "final.pt")["step"] == EPOCHS * 3
     pairs = pd.read_csv(chain / "pairs.tsv", sep="\t")
     assert len(pairs) == 1
     e_bar, agreement = float(pairs["E_bar"].iloc[0]), float(pairs["agreement"].iloc[0])
@@ -111,7 +121,7 @@ def test_paired_branches_see_identical_batches_also_after_a_mid_epoch_fork(folde
     for v in ("qhat", "ste"):
         data = imagefolder_data(folder, pre["run"])
         seen[v] = []
-        train(fork(pre, v), data, stop_step=5, device="cpu",
+        train(load_checkpoint(chain / v / "init.pt"), data, stop_step=5, device="cpu",
               batch_hook=lambda s, x, v=v: seen[v].append((s, x.clone())))
     start = load_checkpoint(chain / "qhat" / "init.pt")
     start = {**start, "step": 0, "history": [], "snapshots": {"steps": [], "weights": {}}}
