@@ -32,6 +32,8 @@ for _opt in [*QAT["optimizers"], *QAT.get("lr_sweep", {}).get("optimizers", [])]
     if _opt not in QAT["variants"] or "qhat" not in QAT["variants"][_opt]:
         raise ValueError(f"config key qat.variants.{_opt}: missing, or lacks 'qhat' (every pair compares against it)")
 QAT_GPU = QAT.get("gpu", 0)
+QAT_MEM_MB = QAT.get("mem_mb", 3000)
+QAT_RUNTIME = QAT.get("runtime_min")  # null: 60 min per pretraining job, 120 per branch job
 QAT_IMAGEFOLDER = QAT.get("model", {}).get("name", "mnist_convnet") != "mnist_convnet"
 QAT_DATA_FILES = [IMAGEFOLDER_CHECK] if QAT_IMAGEFOLDER else MNIST_FILES
 QAT_LOADER = f"--workers {QAT.get('workers', 0)}" + (" --pin-memory" if QAT.get("pin_memory", True) else "")
@@ -79,8 +81,8 @@ rule qat_pretrain:
         f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.log",
     threads: QAT_THREADS
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=QAT_MEM_MB,
+        runtime=QAT_RUNTIME or 60,
         gpu=QAT_GPU,
     conda:
         STELAB_ENV
@@ -131,8 +133,8 @@ rule qat_train_branch:
         f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/train.log",
     threads: QAT_THREADS
     resources:
-        mem_mb=3000,
-        runtime=120,
+        mem_mb=QAT_MEM_MB,
+        runtime=QAT_RUNTIME or 120,
         gpu=QAT_GPU,
     conda:
         STELAB_ENV
