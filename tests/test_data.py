@@ -272,7 +272,7 @@ def test_epoch_permutation_depends_only_on_seed_and_epoch():
     assert sorted(p.tolist()) == list(range(50))
 
 
-DATA_SMK = Path(__file__).resolve().parents[1] / "workflow" / "rules" / "data.smk"
+RULES = Path(__file__).resolve().parents[1] / "workflow" / "rules"
 
 
 def _snakemake(workdir: Path, data_cfg: dict, *args) -> "subprocess.CompletedProcess":
@@ -283,7 +283,7 @@ def _snakemake(workdir: Path, data_cfg: dict, *args) -> "subprocess.CompletedPro
 
     (workdir / "config.yaml").write_text(yaml.safe_dump({"data": data_cfg}))
     (workdir / "Snakefile").write_text(
-        f'configfile: "config.yaml"\ninclude: "{DATA_SMK}"\n'
+        f'configfile: "config.yaml"\ninclude: "{RULES / "common.smk"}"\ninclude: "{RULES / "data.smk"}"\n'
         "rule all:\n    input: MNIST_FILES\n"
         'rule where:\n    output: "where.txt"\n    params: d=mnist_dir()\n'
         '    shell: "echo {params.d} > {output}"\n'
