@@ -48,6 +48,11 @@ def user_mnist_files():
 # --- QAT (qat.smk) ---------------------------------------------------------------------
 
 
+def qat_data_dir(wildcards, input):
+    """--data of the training rules: the ImageFolder root, or the folder of the MNIST IDX files."""
+    return IMAGEFOLDER_ROOT if QAT_IMAGEFOLDER else os.path.dirname(input.data[0])
+
+
 def qat_factor(f):
     """Path form of a learning-rate factor: 1, 0.25, 4."""
     return f"{float(f):g}"

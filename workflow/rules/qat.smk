@@ -57,11 +57,6 @@ QAT_TABLE_FILES = [f"{QAT_TABLES}/{n}.{ext}" for n in QAT_TABLE_NAMES for ext in
 QAT_SWEEP_FIT = f"{QAT_TABLES}/qat_lr_sweep_fit.json"
 
 
-def qat_data_dir(wildcards, input):
-    """--data of the training rules: the ImageFolder root, or the folder of the MNIST IDX files."""
-    return IMAGEFOLDER_ROOT if QAT_IMAGEFOLDER else os.path.dirname(input.data[0])
-
-
 QAT_WILDCARDS = {"bits": r"\d+", "optimizer": "sgd|momentum|adam", "factor": r"[0-9.]+", "seed": r"\d+",
                  "variant": "qhat|ste|lrtweak|unadjusted"}
 
