@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -56,3 +57,23 @@ def smoke_run(tmp_path_factory):
     if proc.returncode != 0:
         pytest.fail(f"smoke workflow failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return work
+
+
+@pytest.fixture
+def one_thread():
+    """Small models: torch threads only contend on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny_data(n_train=256, n_test=64, seed=1):
+    """Random 28×28 uint8 images and labels, prepared as the training loop expects them."""
+    from stelab.training import prepare_data
+
+    g = torch.Generator().manual_seed(seed)
+    raw = {split: (torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8),
+                   torch.randint(0, 10, (n,), generator=g))
+           for split, n in (("train", n_train), ("test", n_test))}
+    return prepare_data(raw)

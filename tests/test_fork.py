@@ -11,25 +11,13 @@ from stelab.metrics import pair_metrics, weight_maps
 from stelab.models import quantized_layers
 from stelab.training import init_checkpoint, load_into, make_run, prepare_data, train
 
+from conftest import tiny_data
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 HTGE = {"name": "htge", "k0": 5.5}
 T = 5.5 * 2 / 3  # t = kΔ = (k0/m)(2m/3) for 2 bits
 ALPHA = T * T / (math.tanh(T / 2) * (T + math.sinh(T)))  # tanh-family closed form (spec §3)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def tiny_data(n_train=256, n_test=64, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    raw = {split: (torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8),
-                   torch.randint(0, 10, (n,), generator=g))
-           for split, n in (("train", n_train), ("test", n_test))}
-    return prepare_data(raw)
 
 
 def htge_grad(w, m):

@@ -17,28 +17,15 @@ from stelab.training import (
     init_checkpoint,
     lr_schedule,
     make_run,
-    prepare_data,
     train,
     weight_hash,
 )
 
+from conftest import tiny_data
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 HTGE = {"name": "htge", "k0": 5.5}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small models: threads only contend on a shared 2-core machine
-    yield
-    torch.set_num_threads(n)
-
-
-def tiny_data(n_train=256, n_test=64, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    raw = {split: (torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8),
-                   torch.randint(0, 10, (n,), generator=g))
-           for split, n in (("train", n_train), ("test", n_test))}
-    return prepare_data(raw)
 
 
 def test_lr_schedule_warmup_then_cosine():
