@@ -172,3 +172,25 @@ def test_workflow_wires_the_imagefolder_into_the_training_rules(folder, repo_cop
     (repo_copy / "config" / "test_imagenet.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
     proc = snakemake(repo_copy, target, "-n", "--cores", "1", "--configfile", "config/test_imagenet.yaml")
     assert proc.returncode != 0 and "data.imagefolder" in proc.stdout + proc.stderr
+
+
+def test_bf16_autocast_and_channels_last_run_the_same_loop_deterministically(folder):
+    """qat.amp bf16 and qat.channels_last (the GPU settings) on the CPU: finite, NHWC, repeatable.
+
+    At 16 px (1×1 maps in layer4) torch 2.14's CPU bf16 kernels were not repeatable run to run; 32 px is.
+    """
+    from stelab.training import imagefolder_n_train, init_checkpoint, make_run, weight_hash
+
+    n, k = imagefolder_n_train(folder)
+    run = make_run({"name": "htge", "k0": 5.5}, n, model={"name": "resnet18", "num_classes": k},
+                   quantize={"bits": 2, "params": ["layer1.0.conv1.weight"]}, epochs=1, batch_size=BATCH,
+                   image_size=32, amp="bf16", channels_last=True, track_every=0)
+    seen = []
+    finals = [train(init_checkpoint(run), imagefolder_data(folder, run), stop_step=2, device="cpu",
+                    batch_hook=lambda s, x: seen.append(x.is_contiguous(memory_format=torch.channels_last)))
+              for _ in range(2)]
+    assert all(seen) and len(seen) == 2 * 2
+    assert weight_hash(finals[0]["model"]) == weight_hash(finals[1]["model"])
+    assert all(torch.isfinite(v).all() for v in finals[0]["model"].values() if v.is_floating_point())
+    with pytest.raises(ValueError, match="qat.amp"):
+        make_run({"name": "htge", "k0": 5.5}, n, amp="fp16")
