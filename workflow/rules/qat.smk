@@ -32,7 +32,7 @@ for _opt in [*QAT["optimizers"], *QAT.get("lr_sweep", {}).get("optimizers", [])]
     if _opt not in QAT["variants"] or "qhat" not in QAT["variants"][_opt]:
         raise ValueError(f"config key qat.variants.{_opt}: missing, or lacks 'qhat' (every pair compares against it)")
 QAT_GPU = QAT.get("gpu", 0)
-QAT_MEM_MB = QAT.get("mem_mb", 3000)
+QAT_MEM_MB = QAT.get("mem_mb", 3000)  # training jobs; fork and compare get at least this too
 QAT_RUNTIME = QAT.get("runtime_min")  # null: 60 min per pretraining job, 120 per branch job
 QAT_IMAGEFOLDER = QAT.get("model", {}).get("name", "mnist_convnet") != "mnist_convnet"
 QAT_DATA_FILES = [IMAGEFOLDER_CHECK] if QAT_IMAGEFOLDER else MNIST_FILES
@@ -101,7 +101,7 @@ rule qat_fork:
         f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/fork.log",
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=max(2000, QAT_MEM_MB),
         runtime=10,
     conda:
         STELAB_ENV
@@ -155,7 +155,7 @@ rule qat_compare:
         f"{QAT_LOGS}/compare.log",
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=max(4000, QAT_MEM_MB),
         runtime=30,
     conda:
         STELAB_ENV
