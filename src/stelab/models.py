@@ -106,7 +106,8 @@ def build_model(spec: dict | None, seed: int) -> nn.Module:
         with torch.random.fork_rng(devices=[]):  # torchvision's own init, seeded, global RNG left untouched
             torch.manual_seed(int(seed))
             return getattr(torchvision.models, name)(num_classes=spec.get("num_classes", 1000))
-    raise ValueError(f"qat.model.name: unknown model {name!r}; allowed: 'mnist_convnet', {', '.join(map(repr, RESNETS))}")
+    allowed = ", ".join(map(repr, ("mnist_convnet", *RESNETS)))
+    raise ValueError(f"qat.model.name: unknown model {name!r}; allowed: {allowed}")
 
 
 def select_parameters(model: nn.Module, patterns) -> list[str]:

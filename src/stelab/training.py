@@ -37,7 +37,8 @@ from torch import nn
 
 from .data import check_imagefolder, epoch_permutation, imagefolder_loaders, imagefolder_transforms
 from .io import save_torch
-from .models import RESNETS, build_quantized_model, estimator_spec, plain_named_parameters, quantized_layers, set_estimators
+from .models import (RESNETS, build_quantized_model, estimator_spec, plain_named_parameters, quantized_layers,
+                     set_estimators)
 from .estimators import get_estimator
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
