@@ -105,7 +105,12 @@ def build_model(spec: dict | None, seed: int) -> nn.Module:
 
         with torch.random.fork_rng(devices=[]):  # torchvision's own init, seeded, global RNG left untouched
             torch.manual_seed(int(seed))
-            return getattr(torchvision.models, name)(num_classes=spec.get("num_classes", 1000))
+            model = getattr(torchvision.models, name)(num_classes=spec.get("num_classes", 1000))
+        # He-uniform kernels as in paper A §6.1, so every latent weight starts inside its layer's
+        # representable range [−m, m] (torchvision's Kaiming-normal init leaves ~11 % outside,
+        # where a vanishing Q̂' never moves them).
+        he_uniform_(model, torch.Generator().manual_seed(int(seed)))
+        return model
     allowed = ", ".join(map(repr, ("mnist_convnet", *RESNETS)))
     raise ValueError(f"qat.model.name: unknown model {name!r}; allowed: {allowed}")
 
