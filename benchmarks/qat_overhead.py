@@ -17,7 +17,10 @@ import time
 
 import torch
 
-from stelab.training import init_checkpoint, make_run, prepare_data, train
+from stelab.qat.checkpoints import init_checkpoint
+from stelab.qat.inputs import prepare_data
+from stelab.qat.loop import train
+from stelab.qat.settings import make_run
 
 KINDS = {
     "float": ("ste", []),
@@ -28,7 +31,7 @@ KINDS = {
 
 def raw_data(data_dir: str | None, n_train: int) -> dict:
     if data_dir:
-        from stelab.data import load_mnist
+        from stelab.data.idx import load_mnist
 
         return load_mnist(data_dir)
     g = torch.Generator().manual_seed(0)

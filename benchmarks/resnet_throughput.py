@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from stelab.models import build_quantized_model
+from stelab.qat.models import build_quantized_model
 
 KINDS = {
     "float": ("ste", []),
@@ -32,7 +32,7 @@ def build(kind: str, device, channels_last: bool):
     if params:
         model = build_quantized_model({"name": "resnet50"}, quant, est, seed=0)
     else:
-        from stelab.models import build_model
+        from stelab.qat.models import build_model
 
         model = build_model({"name": "resnet50"}, seed=0)
     model = model.to(device)

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, workflow_env
+from helpers import BIN, workflow_env
 
 COMMANDS = [
     ["constants"], ["report", "notebook"], ["report", "index"], ["download-mnist"], ["make-synthetic"],

@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 
-from conftest import REPO, snakemake
+from helpers import REPO, snakemake
 from stelab.config import ConfigError, load_config, validate_config
 
 

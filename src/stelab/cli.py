@@ -17,7 +17,7 @@ COMMAND_MODULES = (
     "stelab.commands.data",
     "stelab.commands.qat",
     "stelab.commands.report",
-    "stelab.theory.commands",
+    "stelab.commands.theory",
 )
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import REPO, snakemake
+from helpers import REPO, snakemake
 
 pytestmark = pytest.mark.slurm
 

@@ -66,7 +66,7 @@ def register(sub) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from ..constants_table import app_h_table, constants_table, estimator_curves
+    from ..constants.table import app_h_table, constants_table, estimator_curves
     from ..io import write_json, write_table
 
     if args.spec:

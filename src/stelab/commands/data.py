@@ -63,8 +63,8 @@ def register(subparsers) -> None:
 
 
 def _download_mnist(args: argparse.Namespace) -> int:
-    from stelab.data import DEFAULT_MIRRORS, download_mnist
-    from stelab.io import write_json
+    from ..data.download import DEFAULT_MIRRORS, download_mnist
+    from ..io import write_json
 
     mirrors = args.mirrors or list(DEFAULT_MIRRORS)
     result = download_mnist(args.out, mirrors=mirrors, timeout=args.timeout)
@@ -75,7 +75,8 @@ def _download_mnist(args: argparse.Namespace) -> int:
 
 
 def _make_synthetic(args: argparse.Namespace) -> int:
-    from stelab.data import load_mnist_arrays, write_synthetic_idx
+    from ..data.idx import load_mnist_arrays
+    from ..data.synthetic import write_synthetic_idx
 
     write_synthetic_idx(args.out, args.n_train, args.n_test, args.seed)
     arrays = load_mnist_arrays(args.out)
@@ -85,8 +86,8 @@ def _make_synthetic(args: argparse.Namespace) -> int:
 
 
 def _check_imagefolder(args: argparse.Namespace) -> int:
-    from stelab.data import check_imagefolder
-    from stelab.io import write_json
+    from ..data.imagefolder import check_imagefolder
+    from ..io import write_json
 
     info = check_imagefolder(args.path)
     if args.out:

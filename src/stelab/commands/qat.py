@@ -136,144 +136,46 @@ def _default_ckpt(args) -> Path:
     return Path(args.checkpoint) if args.checkpoint else Path(str(args.out) + ".ckpt")
 
 
-def _resume_or(start: dict, ckpt_path: Path) -> dict:
-    """The saved checkpoint when it belongs to the same run, otherwise ``start`` (a stale one is ignored)."""
-    from ..training import load_checkpoint
-
-    if not ckpt_path.exists():
-        return start
-    saved = load_checkpoint(ckpt_path)
-    if saved.get("run") != start["run"]:
-        print(f"ignoring checkpoint {ckpt_path}: it belongs to a different run (settings changed)", flush=True)
-        return start
-    print(f"resuming from {ckpt_path} at step {saved['step']}", flush=True)
-    return saved
-
-
-def _imagefolder_size(root) -> tuple[int, int]:
-    """(training images, classes) of the ImageFolder ``root``; a missing or malformed one names data.imagefolder."""
-    from ..training import imagefolder_n_train
-
-    try:
-        return imagefolder_n_train(root)
-    except (FileNotFoundError, ValueError) as exc:
-        raise ValueError(f"data.imagefolder: {exc}") from None
-
-
-def _train_data(args, run: dict) -> dict:
-    """The run's data from --data: MNIST tensors in memory, or ImageFolder DataLoaders for a ResNet."""
-    from ..training import data_for_run, imagefolder_data, pick_device, uses_imagefolder
-
-    if uses_imagefolder(run):
-        _imagefolder_size(args.data)
-        if args.workers < 0:
-            raise ValueError(f"--workers must be >= 0, got {args.workers}")
-        return imagefolder_data(args.data, run, args.workers, args.pin_memory and pick_device().type == "cuda")
-    from ..data import load_mnist
-
-    return data_for_run(load_mnist(args.data), run)
-
-
 def _pretrain(args) -> int:
-    from ..io import save_torch
-    from ..training import IMAGEFOLDER_MODELS, init_checkpoint, n_train_of, pretrain_steps, run_from_config, train
+    from ..qat import jobs
 
     _setup_threads(args.threads)
-    qat = load_qat_settings(args.qat)
-    model = dict(qat.get("model") or {})
-    if model.get("name") in IMAGEFOLDER_MODELS:
-        n_train, n_classes = _imagefolder_size(args.data)
-        if model.setdefault("num_classes", n_classes) != n_classes:
-            raise ValueError(f"qat.model.num_classes is {model['num_classes']} but data.imagefolder {args.data} "
-                             f"has {n_classes} classes")
-        qat = {**qat, "model": model}
-    else:
-        from ..data import load_mnist
-
-        n_train = n_train_of(load_mnist(args.data), qat.get("train_subset"))
-    run = run_from_config(qat, args.optimizer, args.seed, n_train, args.lr_factor, args.bits)
-    ckpt_path = _default_ckpt(args)
-    start = _resume_or(init_checkpoint(run), ckpt_path)
-    final = train(start, _train_data(args, run), pretrain_steps(run), checkpoint_path=ckpt_path,
-                  checkpoint_every=args.checkpoint_every, label="pretrain")
-    save_torch(args.out, final)
-    ckpt_path.unlink(missing_ok=True)
+    jobs.pretrain(load_qat_settings(args.qat), data_dir=args.data, optimizer=args.optimizer, seed=args.seed,
+                  lr_factor=args.lr_factor, bits=args.bits, out=args.out, ckpt_path=_default_ckpt(args),
+                  checkpoint_every=args.checkpoint_every, workers=args.workers, pin_memory=args.pin_memory)
     return 0
 
 
 def _fork(args) -> int:
-    from ..fork import LR_TWEAK, fork
-    from ..io import save_torch
-    from ..training import load_checkpoint
+    from ..qat import jobs
 
-    qat = load_qat_settings(args.qat) if args.qat else {}
-    branch = fork(load_checkpoint(args.pretrained), args.variant, float(qat.get("lr_tweak", LR_TWEAK)),
-                  qat.get("ste_lr_scope", "quantized"))
-    save_torch(args.out, branch)
+    jobs.fork_branch(load_qat_settings(args.qat) if args.qat else {}, pretrained=args.pretrained,
+                     variant=args.variant, out=args.out)
     return 0
 
 
 def _train_branch(args) -> int:
-    import pandas as pd
-
-    from ..io import save_torch, write_table
-    from ..training import load_checkpoint, train
+    from ..qat import jobs
 
     _setup_threads(args.threads)
-    start = load_checkpoint(args.init)
-    run = start["run"]
-    data = _train_data(args, run)
-    ckpt_path = _default_ckpt(args)
-    start = _resume_or(start, ckpt_path)
-    final = train(start, data, checkpoint_path=ckpt_path,
-                  checkpoint_every=args.checkpoint_every, label=f"{run['optimizer']}/{run.get('variant')}")
-    snaps = final.pop("snapshots")
-    save_torch(args.snapshots, {"run": run, "steps": snaps["steps"],
-                                "weights": {k: v for k, v in snaps["weights"].items()}})
-    write_table(args.history, pd.DataFrame(final["history"]))
-    save_torch(args.out, {**final, "snapshots": {"steps": [], "weights": {}}})
-    ckpt_path.unlink(missing_ok=True)
+    jobs.train_branch(init=args.init, data_dir=args.data, out=args.out, history=args.history,
+                      snapshots=args.snapshots, ckpt_path=_default_ckpt(args),
+                      checkpoint_every=args.checkpoint_every, workers=args.workers, pin_memory=args.pin_memory)
     return 0
 
 
 def _compare(args) -> int:
-    import numpy as np
-
-    from ..io import atomic_path, write_table
-    from ..qat_report import compare_runs
+    from ..qat import jobs
 
     _setup_threads(args.threads)
-    res = compare_runs(args.runs, args.snapshots, args.scatter_points, args.scatter_bits)
-    write_table(args.runs_out, res["runs"])
-    write_table(args.pairs_out, res["pairs"])
-    write_table(args.tracking_out, res["tracking"])
-    with atomic_path(args.scatter_out) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **res["scatter"])
+    jobs.compare(runs=args.runs, snapshots=args.snapshots, runs_out=args.runs_out, pairs_out=args.pairs_out,
+                 tracking_out=args.tracking_out, scatter_out=args.scatter_out,
+                 scatter_points=args.scatter_points, scatter_bits=args.scatter_bits)
     return 0
 
 
 def _tables(args) -> int:
-    import pandas as pd
+    from ..qat import jobs
 
-    from .. import qat_report as qr
-    from ..io import write_json, write_table
-
-    pairs = pd.read_csv(args.pairs, sep="\t")
-    runs = pd.read_csv(args.runs, sep="\t")
-    out = Path(args.out_dir)
-    sweep, fits = qr.lr_sweep(pairs)
-    tables = {
-        "qat_table3": (qr.table3(pairs), qr.TABLE3_DISPLAY, None),
-        "qat_table4": (qr.table4(pairs), qr.TABLE4_DISPLAY, None),
-        "qat_table5": (qr.table5(runs, pairs), qr.TABLE5_DISPLAY, qr.TABLE5_DIGITS),
-        "qat_lr_sweep": (sweep, {"Optimizer": "optimizer", "η factor": "sweep_factor",
-                                 "Ē (%)": ("E_bar_mean", "E_bar_sd"),
-                                 "Agreement (%)": ("agreement_mean", "agreement_sd")}, None),
-    }
-    for name, (df, display, digits) in tables.items():
-        write_table(out / f"{name}.csv", df)
-        write_table(out / f"{name}.tsv", df)
-        write_table(out / f"{name}.tex", qr.display_table(df, display, digits))
-    write_json(out / "qat_lr_sweep_fit.json", fits)
+    jobs.write_tables(pairs=args.pairs, runs=args.runs, out_dir=args.out_dir)
     return 0

@@ -7,17 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from stelab import qat_report as qr
+from stelab.qat import tables as qt
 from stelab.equivalence import WeightMap
-from stelab.metrics import (
-    alignment_error,
-    final_metrics,
-    loglog_slope,
-    metric_differences,
-    pair_metrics,
-    tracked_pair_metrics,
-    uses_weight_map,
-)
+from stelab.qat.metrics import alignment_error, final_metrics, loglog_slope, metric_differences, pair_metrics, tracked_pair_metrics, uses_weight_map
 from stelab.quantizers import UniformQuantizer
 
 
@@ -89,26 +81,26 @@ def _pairs():
 
 def test_tables_mean_sd_and_paper_columns():
     pairs = _pairs()
-    t4 = qr.table4(pairs)
+    t4 = qt.table4(pairs)
     base = t4[t4["pair"] == "baseline"].iloc[0]
     assert base["E_bar_mean"] == pytest.approx(0.6) and base["E_bar_sd"] == pytest.approx(0.1)
     assert base["E_bar_paper"] == 0.515 and base["agreement_paper"] == 98.31
     assert list(t4["pair"]) == ["baseline", "lrtweak", "unadjusted"] and base["n_seeds"] == 3
-    t3 = qr.table3(pairs)
+    t3 = qt.table3(pairs)
     assert t3.loc[t3["pair"] == "unadjusted", "ratio_to_baseline"].iloc[0] == pytest.approx(2.5 / 0.6)
-    sweep, fits = qr.lr_sweep(pairs)
+    sweep, fits = qt.lr_sweep(pairs)
     assert list(sweep["sweep_factor"]) == [0.5, 1.0, 2.0]
     assert fits["momentum"]["slope"] == pytest.approx(2.0)
     runs = pd.DataFrame([{"bits": 2, "optimizer": "momentum", "sweep_factor": 1.0, "seed": s, "variant": v,
                           "train_acc": 90.0 + s, "train_loss": 0.3, "val_acc": 91.0, "val_loss": 0.3}
                          for s in range(3) for v in ("qhat", "ste")])
-    t5 = qr.table5(runs, pairs)
+    t5 = qt.table5(runs, pairs)
     assert list(t5["row"]) == ["STE (S)", "Q̂ (S)", "Diff (S)"]
     assert t5.loc[0, "train_acc_mean"] == pytest.approx(91.0) and t5.loc[0, "train_acc_paper"] == 97.05
     assert t5.loc[2, "train_acc_mean"] == pytest.approx(0.1)
-    shown = qr.display_table(t4, qr.TABLE4_DISPLAY)
+    shown = qt.display_table(t4, qt.TABLE4_DISPLAY)
     assert shown.loc[0, "Ē (%)"] == "0.600 ± 0.100"
-    claims = qr.claims(t4).iloc[0]
+    claims = qt.claims(t4).iloc[0]
     assert claims["claim_A"] and claims["claim_B"]
     assert claims["ratio_baseline_to_lrtweak"] == pytest.approx(0.6 / 0.7)
 
@@ -116,7 +108,7 @@ def test_tables_mean_sd_and_paper_columns():
 def test_other_bit_widths_get_no_paper_values():
     pairs = _pairs()
     four = pairs[pairs["sweep_factor"] == 1.0].assign(bits=4)
-    t4 = qr.table4(pd.concat([pairs, four]))
+    t4 = qt.table4(pd.concat([pairs, four]))
     assert list(t4["bits"]) == [2, 2, 2, 4, 4, 4]
     assert t4["experiment"].iloc[3] == "baseline (S), 4 bit"
     assert t4["E_bar_paper"].iloc[0] == 0.515 and np.isnan(t4["E_bar_paper"].iloc[3])

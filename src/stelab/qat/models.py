@@ -23,8 +23,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .estimators import Estimator, get_estimator, quantize
-from .quantizers import UniformQuantizer, he_uniform_bound
+from ..estimators import Estimator, get_estimator, quantize
+from ..quantizers import UniformQuantizer, he_uniform_bound
 
 DEFAULT_QUANTIZED = ("conv*.weight",)
 #: every conv kernel of a torchvision ResNet (stem, blocks, downsample shortcuts); BN and fc stay float

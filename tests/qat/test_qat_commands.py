@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from stelab.cli import main
-from stelab.data import write_synthetic_idx
+from stelab.data.synthetic import write_synthetic_idx
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +83,8 @@ def test_stale_checkpoint_of_another_run_is_ignored(tmp_path, capsys):
         return json.dumps({"estimator": "ste", "epochs": 1, "batch_size": 32, "optimizers": {"sgd": {"lr": lr}}})
 
     from stelab.io import save_torch
-    from stelab.training import init_checkpoint, make_run, weight_hash
+    from stelab.qat.checkpoints import init_checkpoint, weight_hash
+    from stelab.qat.settings import make_run
 
     stale = init_checkpoint(make_run("ste", 64, optimizer="sgd", lr=0.5, batch_size=32))
     save_torch(tmp_path / "p.pt.ckpt", {**stale, "step": 1})

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import REPO
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -57,7 +59,7 @@ def test_every_report_page_renders(smoke_run, browser):
             shot = smoke_run / "results" / "report_screenshot.png"
             browser.save_screenshot(str(shot))
             assert shot.stat().st_size > 10_000
-            repo_results = Path(__file__).resolve().parents[1] / "results"
+            repo_results = REPO / "results"
             repo_results.mkdir(exist_ok=True)
             shutil.copy(shot, repo_results / "report_screenshot.png")
     assert total_images >= 6

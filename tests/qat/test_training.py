@@ -10,18 +10,14 @@ import time
 import pytest
 import torch
 
-from stelab.data import write_synthetic_idx
-from stelab.fork import fork
-from stelab.training import (
-    batch_order,
-    init_checkpoint,
-    lr_schedule,
-    make_run,
-    train,
-    weight_hash,
-)
+from stelab.data.synthetic import write_synthetic_idx
+from stelab.qat.fork import fork
+from stelab.data.order import epoch_permutation
+from stelab.qat.checkpoints import init_checkpoint, weight_hash
+from stelab.qat.loop import train
+from stelab.qat.settings import lr_schedule, make_run
 
-from conftest import tiny_data
+from helpers import tiny_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -40,12 +36,12 @@ def test_lr_schedule_warmup_then_cosine():
 
 def test_batch_order_depends_only_on_seed_and_epoch():
     torch.manual_seed(0)
-    a = batch_order(50, 3, 1)
+    a = epoch_permutation(50, 3, 1)
     torch.manual_seed(1)
     torch.rand(10)
-    assert torch.equal(a, batch_order(50, 3, 1))
-    assert not torch.equal(a, batch_order(50, 3, 2))
-    assert not torch.equal(a, batch_order(50, 4, 1))
+    assert torch.equal(a, epoch_permutation(50, 3, 1))
+    assert not torch.equal(a, epoch_permutation(50, 3, 2))
+    assert not torch.equal(a, epoch_permutation(50, 4, 1))
     assert torch.equal(torch.sort(a).values, torch.arange(50))
 
 
@@ -148,7 +144,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
 
 
 def test_run_from_config_optimizer_sweep_and_extra_bits():
-    from stelab.training import pretrain_steps, run_from_config
+    from stelab.qat.settings import pretrain_steps, run_from_config
 
     qat = {"estimator": HTGE, "epochs": 2, "batch_size": 50, "pretrain_fraction": 0.1,
            "quantize": {"bits": 2, "params": ["conv*.weight"]},

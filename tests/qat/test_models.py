@@ -6,16 +6,7 @@ import pytest
 import torch
 
 from stelab.estimators import get_estimator
-from stelab.models import (
-    MnistConvNet,
-    build_model,
-    build_quantized_model,
-    estimator_spec,
-    quantize_parameters,
-    quantized_layers,
-    select_parameters,
-    set_estimators,
-)
+from stelab.qat.models import MnistConvNet, build_model, build_quantized_model, estimator_spec, quantize_parameters, quantized_layers, select_parameters, set_estimators
 
 HTGE = {"name": "htge", "k0": 5.5}
 

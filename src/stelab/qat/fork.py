@@ -24,9 +24,9 @@ import copy
 
 import torch
 
-from .equivalence import WeightMap
+from ..equivalence import WeightMap
 from .models import estimator_spec, quantized_layers
-from .training import load_into
+from .checkpoints import load_into
 
 VARIANTS = ("qhat", "ste", "lrtweak", "unadjusted")
 LR_TWEAK = 1.01

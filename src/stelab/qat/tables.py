@@ -1,162 +1,16 @@
-"""From finished QAT branches to the report's data: pair metrics, tracking, scatter, Tables 3–5, lr sweep.
+"""Tables 3–5 and the learning-rate sweep from per-seed comparison rows (paper A §6.3).
 
-``compare_runs`` groups the final checkpoints of all branches by (optimizer, learning-rate
-factor, seed), forms the pairs of :data:`stelab.metrics.PAIRS` and measures Ē and quantized
-agreement (paper A §6.2) and the Table 5 accuracy/loss differences. ``tables`` turns those
-per-seed rows into the paper's tables (mean ± sd over seeds, the paper's numbers in adjacent
-columns, :mod:`stelab.paper_values`).
+Mean ± sd over seeds with the paper's MNIST numbers (:mod:`stelab.qat.paper_values`) in
+adjacent columns.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 
 from . import paper_values as pv
-from .metrics import PAIRS, final_metrics, loglog_slope, pair_metrics, tracked_pair_metrics, uses_weight_map, weight_maps
-from .models import quantized_layers
-from .training import build, load_checkpoint
-
-KEY = ("bits", "optimizer", "sweep_factor", "seed")
-PAPER_BITS = 2  # the paper's MNIST tables are for 2-bit weights
-METRICS5 = ("train_acc", "train_loss", "val_acc", "val_loss")
-
-
-def _run_key(run: dict) -> tuple:
-    return int(run["quantize"]["bits"]), run["optimizer"], float(run.get("sweep_factor", 1.0)), int(run["seed"])
-
-
-def _quantizers(run: dict) -> dict:
-    model, _ = build(run)
-    return {n: pq.quantizer for n, (_, pq) in quantized_layers(model).items()}
-
-
-def _latent(ckpt: dict) -> dict:
-    model, _ = build(ckpt["run"])
-    model.load_state_dict(ckpt["model"])
-    return {n: p.detach().clone() for n, (p, _) in quantized_layers(model).items()}
-
-
-def load_branches(paths) -> dict:
-    """{(bits, optimizer, sweep_factor, seed): {variant: checkpoint}} from final branch checkpoints."""
-    groups: dict = {}
-    for path in paths:
-        ckpt = load_checkpoint(path)
-        run = ckpt["run"]
-        variant = run.get("variant", "qhat")
-        slot = groups.setdefault(_run_key(run), {})
-        if variant in slot:
-            raise ValueError(f"{path}: a second {variant} branch for {dict(zip(KEY, _run_key(run)))}")
-        ckpt["path"] = str(path)
-        slot[variant] = ckpt
-    return groups
-
-
-def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, scatter_bits: int | None = None) -> dict:
-    """DataFrames ``runs``, ``pairs``, ``tracking`` and the Fig. 3 ``scatter`` arrays.
-
-    runs:     one row per branch with its final train/val loss and accuracy (acc in %).
-    pairs:    one row per (bits, optimizer, sweep_factor, seed, pair) with Ē (%), agreement (%) and the
-              Q̂-net − other-net differences of the Table 5 metrics.
-    tracking: Ē and agreement every tracked step after the fork (from ``snapshot_paths``).
-    scatter:  for the lowest seed at factor 1 and ``scatter_bits`` (default: 2 if run, else the
-              fewest bits), per optimizer, ``{opt}_{adjusted|unadjusted}_{x|y}``:
-              the Q̂-net weight (mapped by M when the pair uses it) and the other net's weight,
-              both divided by the layer's range half-length; ``scatter_points`` sampled weights;
-              ``thresholds``: the rounding thresholds in the same units.
-    """
-    groups = load_branches(final_paths)
-    run_rows, pair_rows = [], []
-    for key, branches in sorted(groups.items()):
-        for variant, ck in sorted(branches.items()):
-            fm = final_metrics(ck["history"])
-            run_rows.append({**dict(zip(KEY, key)), "variant": variant,
-                             **{k: fm[k] * (100 if k.endswith("acc") else 1) for k in METRICS5}})
-        if "qhat" not in branches:
-            continue
-        ref = branches["qhat"]
-        qs = _quantizers(ref["run"])
-        maps = weight_maps(ref["run"]["estimators"], qs) if "estimators" in ref["run"] else None
-        w_ref = _latent(ref)
-        m_ref = final_metrics(ref["history"])
-        for pair, (_, other) in PAIRS.items():
-            if other not in branches:
-                continue
-            use_map = uses_weight_map(pair, key[1])
-            pm = pair_metrics(w_ref, _latent(branches[other]), qs, maps if use_map else None)
-            diff = {f"diff_{k}": (m_ref[k] - v) * (100 if k.endswith("acc") else 1)
-                    for k, v in final_metrics(branches[other]["history"]).items()}
-            pair_rows.append({**dict(zip(KEY, key)), "pair": pair, "E_bar": pm["E_bar"],
-                              "agreement": pm["agreement"], "n_weights": pm["n_weights"], **diff})
-    runs = pd.DataFrame(run_rows)
-    pairs = pd.DataFrame(pair_rows)
-    tracking = track_pairs(groups, snapshot_paths)
-    scatter = scatter_arrays(groups, scatter_points, scatter_bits)
-    return {"runs": runs, "pairs": pairs, "tracking": tracking, "scatter": scatter}
-
-
-def track_pairs(groups: dict, snapshot_paths) -> pd.DataFrame:
-    """Ē and agreement over training for every pair whose two snapshot files are given."""
-    snaps: dict = {}
-    for path in snapshot_paths:
-        s = torch.load(path, map_location="cpu", weights_only=False)
-        snaps.setdefault(_run_key(s["run"]), {})[s["run"].get("variant", "qhat")] = s
-    rows = []
-    for key, by_variant in sorted(snaps.items()):
-        if "qhat" not in by_variant:
-            continue
-        run = by_variant["qhat"]["run"]
-        qs = _quantizers(run)
-        maps = weight_maps(run["estimators"], qs)
-        for pair, (_, other) in PAIRS.items():
-            if other not in by_variant:
-                continue
-            use_map = uses_weight_map(pair, key[1])
-            for r in tracked_pair_metrics(by_variant["qhat"], by_variant[other], qs,
-                                          maps if use_map else None, from_step=int(run.get("fork_step", 0))):
-                rows.append({**dict(zip(KEY, key)), "pair": pair, **r})
-    return pd.DataFrame(rows, columns=[*KEY, "pair", "step", "E_bar", "agreement", "n_weights"])
-
-
-def scatter_arrays(groups: dict, n_points: int, bits: int | None = None) -> dict:
-    """Fig. 3 data (see :func:`compare_runs`); the sample of weights is fixed by a seed-0 generator."""
-    out = {}
-    keys = sorted(k for k in groups if k[2] == 1.0 and "qhat" in groups[k])
-    have = sorted({k[0] for k in keys})
-    if bits is None and have:
-        bits = PAPER_BITS if PAPER_BITS in have else have[0]
-    keys = [k for k in keys if k[0] == bits]
-    for optimizer in sorted({k[1] for k in keys}):
-        key = min(k for k in keys if k[1] == optimizer)
-        branches = groups[key]
-        run = branches["qhat"]["run"]
-        qs = _quantizers(run)
-        maps = weight_maps(run["estimators"], qs)
-        w_ref = _latent(branches["qhat"])
-        for label, pair in (("adjusted", "baseline"), ("unadjusted", "unadjusted")):
-            other = PAIRS[pair][1]
-            if other not in branches:
-                continue
-            w_other = _latent(branches[other])
-            xs, ys = [], []
-            for name, q in qs.items():
-                half = (q.representable_range[1] - q.representable_range[0]) / 2
-                a = maps[name](w_ref[name].double()) if uses_weight_map(pair, optimizer) else w_ref[name].double()
-                xs.append((a / half).reshape(-1))
-                ys.append((w_other[name].double() / half).reshape(-1))
-            x, y = torch.cat(xs), torch.cat(ys)
-            pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:n_points]
-            out[f"{optimizer}_{label}_x"] = x[pick].numpy()
-            out[f"{optimizer}_{label}_y"] = y[pick].numpy()
-        q = next(iter(qs.values()))
-        half = (q.representable_range[1] - q.representable_range[0]) / 2
-        out["thresholds"] = np.asarray(q.thresholds) / half
-    return out
-
-
-# ---------------------------------------------------------------- tables
-
+from .metrics import FINAL_METRICS, loglog_slope
 
 def _mean_sd(df: pd.DataFrame, by, cols) -> pd.DataFrame:
     g = df.groupby(list(by), sort=False)[list(cols)]
@@ -171,7 +25,7 @@ _PAIR_ORDER = {"baseline": 0, "lrtweak": 1, "unadjusted": 2}
 
 def _paper(table: dict, bits, optimizer, key, field):
     """The paper's number for a row (its MNIST tables are 2-bit), NaN otherwise."""
-    return table.get((optimizer, key), {}).get(field, np.nan) if int(bits) == PAPER_BITS else np.nan
+    return table.get((optimizer, key), {}).get(field, np.nan) if int(bits) == pv.PAPER_BITS else np.nan
 
 
 def table4(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -220,7 +74,7 @@ def table5(runs: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
                 if df.empty:
                     continue
                 row = {"row": name, "bits": int(bits), "optimizer": optimizer, "net": net, "n_seeds": len(df)}
-                for k in METRICS5:
+                for k in FINAL_METRICS:
                     vals = df[prefix + k].astype(float)
                     row[f"{k}_mean"] = vals.mean()
                     row[f"{k}_sd"] = vals.std(ddof=1) if len(vals) > 1 else np.nan

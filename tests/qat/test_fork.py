@@ -5,13 +5,17 @@ import math
 import pytest
 import torch
 
-from stelab.data import load_mnist, write_synthetic_idx
-from stelab.fork import fork
-from stelab.metrics import pair_metrics, weight_maps
-from stelab.models import quantized_layers
-from stelab.training import init_checkpoint, load_into, make_run, prepare_data, train
+from stelab.data.idx import load_mnist
+from stelab.data.synthetic import write_synthetic_idx
+from stelab.qat.fork import fork
+from stelab.qat.metrics import pair_metrics, weight_maps
+from stelab.qat.models import quantized_layers
+from stelab.qat.checkpoints import init_checkpoint, load_into
+from stelab.qat.inputs import prepare_data
+from stelab.qat.loop import train
+from stelab.qat.settings import make_run
 
-from conftest import tiny_data
+from helpers import tiny_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import snakemake
+from helpers import snakemake
 
 pytestmark = pytest.mark.slow
 

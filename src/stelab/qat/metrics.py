@@ -17,10 +17,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .equivalence import WeightMap
-from .estimators import get_estimator
+from ..equivalence import WeightMap
+from ..estimators import get_estimator
 
 #: pair name → (reference variant, other variant)
+#: the per-branch final metrics of Table 5
+FINAL_METRICS = ("train_acc", "train_loss", "val_acc", "val_loss")
 PAIRS = {"baseline": ("qhat", "ste"), "lrtweak": ("qhat", "lrtweak"), "unadjusted": ("qhat", "unadjusted")}
 
 

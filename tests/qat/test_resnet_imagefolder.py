@@ -15,12 +15,14 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO, snakemake
+from helpers import REPO, snakemake
 from stelab.cli import main
 from stelab.config import ConfigError, load_config
-from stelab.data import write_fake_imagefolder
-from stelab.models import RESNET_QUANTIZED, build_quantized_model, quantized_layers
-from stelab.training import imagefolder_data, load_checkpoint, load_into, train
+from helpers import write_fake_imagefolder
+from stelab.qat.models import RESNET_QUANTIZED, build_quantized_model, quantized_layers
+from stelab.qat.checkpoints import load_checkpoint, load_into
+from stelab.qat.inputs import imagefolder_data
+from stelab.qat.loop import train
 
 BATCH, EPOCHS, N_TRAIN = 4, 4, 12  # 3 steps per epoch, 12 steps, the fork after round(0.1 · 12) = 1
 QAT = {"model": {"name": "resnet18"},
@@ -179,7 +181,9 @@ def test_bf16_autocast_and_channels_last_run_the_same_loop_deterministically(fol
 
     At 16 px (1×1 maps in layer4) torch 2.14's CPU bf16 kernels were not repeatable run to run; 32 px is.
     """
-    from stelab.training import imagefolder_n_train, init_checkpoint, make_run, weight_hash
+    from stelab.qat.checkpoints import init_checkpoint, weight_hash
+    from stelab.qat.inputs import imagefolder_n_train
+    from stelab.qat.settings import make_run
 
     n, k = imagefolder_n_train(folder)
     run = make_run({"name": "htge", "k0": 5.5}, n, model={"name": "resnet18", "num_classes": k},

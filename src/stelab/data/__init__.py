@@ -1,0 +1,1 @@
+"""Data track: MNIST IDX files, their download, synthetic sets, ImageFolder, and the batch order."""

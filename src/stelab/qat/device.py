@@ -1,0 +1,52 @@
+"""Device of a training job and its numerics settings: cuDNN, deterministic kernels, bf16, channels_last."""
+
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+
+import torch
+
+def pick_device() -> torch.device:
+    """``cuda`` when available, else ``cpu`` (one code path)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def configure_backends(run: dict, device: torch.device) -> None:
+    """Process-wide GPU numerics settings of a run: cuDNN algorithm choice and deterministic kernels.
+
+    ``run["deterministic"]`` (qat.deterministic, default true) sets ``cudnn.deterministic`` and
+    ``torch.use_deterministic_algorithms(True, warn_only=True)`` (with the cuBLAS workspace
+    ``:4096:8`` it requires): the same inputs then give bit-identical outputs run to run on one
+    GPU and software stack, so two branches differ only by what the fork changed and Ē measures
+    the estimators, not scheduling noise. ``warn_only``: the few CUDA kernels without a
+    deterministic version (e.g. the backward of adaptive average pooling in ResNet's head, a
+    float-only layer) warn instead of failing. ``run["cudnn_benchmark"]`` (default false) lets
+    cuDNN time candidate convolution algorithms and keep the fastest; the choice can differ
+    between processes, so paired branches may then use different kernels and drift apart by
+    float rounding (≈1 ulp per step, amplified by training). Trade-off: deterministic kernels
+    and no autotuning cost throughput on a GPU (typically 5–20 % for ResNet-50); turn them off for
+    speed when only accuracy, not a pairwise Ē, matters. On the CPU (already deterministic for a
+    fixed thread count) nothing is changed.
+    """
+    if device.type != "cuda":
+        return
+    deterministic = bool(run.get("deterministic", True))
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = bool(run.get("cudnn_benchmark", False))
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+
+
+def autocast(run: dict, device: torch.device):
+    """bf16 autocast for forward passes when ``run["amp"] == "bf16"`` (weights, Q(w), optimiser stay float32)."""
+    if run.get("amp", "none") == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def to_device(x: torch.Tensor, run: dict, device) -> torch.Tensor:
+    """A batch on ``device`` (non-blocking from pinned memory), channels_last when the run asks for it."""
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if run.get("channels_last") and x.dim() == 4 else x
