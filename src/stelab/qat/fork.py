@@ -27,9 +27,7 @@ import torch
 from ..equivalence import WeightMap
 from .models import estimator_spec, quantized_layers
 from .checkpoints import load_into
-
-VARIANTS = ("qhat", "ste", "lrtweak", "unadjusted")
-LR_TWEAK = 1.01
+from .settings import LR_TWEAK, VARIANTS
 
 
 def _fix_bins(mapped: torch.Tensor, original: torch.Tensor, q) -> torch.Tensor:

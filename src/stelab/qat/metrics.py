@@ -19,11 +19,10 @@ import torch
 
 from ..equivalence import WeightMap
 from ..estimators import get_estimator
+from .settings import PAIRS
 
-#: pair name → (reference variant, other variant)
 #: the per-branch final metrics of Table 5
 FINAL_METRICS = ("train_acc", "train_loss", "val_acc", "val_loss")
-PAIRS = {"baseline": ("qhat", "ste"), "lrtweak": ("qhat", "lrtweak"), "unadjusted": ("qhat", "unadjusted")}
 
 
 def uses_weight_map(pair: str, optimizer: str) -> bool:

@@ -25,11 +25,11 @@ from torch.nn.utils import parametrize
 
 from ..estimators import Estimator, get_estimator, quantize
 from ..quantizers import UniformQuantizer, he_uniform_bound
+from .settings import RESNETS
 
 DEFAULT_QUANTIZED = ("conv*.weight",)
 #: every conv kernel of a torchvision ResNet (stem, blocks, downsample shortcuts); BN and fc stay float
 RESNET_QUANTIZED = ("conv1.weight", "layer*.conv*.weight", "layer*.downsample.0.weight")
-RESNETS = ("resnet18", "resnet50")
 
 
 class QuantizeParam(nn.Module):

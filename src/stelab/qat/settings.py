@@ -14,10 +14,20 @@ from __future__ import annotations
 import copy
 import math
 
-from ..estimators import get_estimator
-from .models import RESNETS, estimator_spec
-
-OPTIMIZERS = ("sgd", "momentum", "adam")
+#: optimisers of paper A §6.1, in report order (the paper's main optimiser first)
+OPTIMIZERS = ("momentum", "sgd", "adam")
+#: branches forked from the Q̂-net (:mod:`stelab.qat.fork`)
+VARIANTS = ("qhat", "ste", "lrtweak", "unadjusted")
+#: pair name → (reference variant, other variant) compared by Ē (paper A §6.2, Tables 3–4)
+PAIRS = {"baseline": ("qhat", "ste"), "lrtweak": ("qhat", "lrtweak"), "unadjusted": ("qhat", "unadjusted")}
+#: the lr-tweak branch's learning-rate multiplier (paper A Table 3, "1% learning rate increase")
+LR_TWEAK = 1.01
+#: ResNets trained on an ImageFolder dataset
+RESNETS = ("resnet18", "resnet50")
+#: qat config keys that determine what a training job computes (others only affect compare/report)
+RUN_KEYS = ("model", "quantize", "estimator", "optimizers", "epochs", "batch_size", "warmup_frac", "track_every",
+            "pretrain_fraction", "train_subset", "val_subset", "eval_train_subset", "lr_tweak", "ste_lr_scope",
+            "extra_bits", "image_size", "amp", "channels_last", "deterministic", "cudnn_benchmark")
 RUN_DEFAULTS = {
     "model": {"name": "mnist_convnet", "third_pool": False},
     "quantize": {"bits": 2, "layout": "range", "params": ["conv*.weight"]},
@@ -108,6 +118,9 @@ def make_run(estimator, n_train: int, **overrides) -> dict:
         raise ValueError(f"qat.lr must be positive, got {run['lr']}")
     if run["amp"] not in AMP_MODES:
         raise ValueError(f"qat.amp: {run['amp']!r} is not one of {AMP_MODES}")
+    from ..estimators import get_estimator
+    from .models import estimator_spec
+
     run["n_train"] = int(n_train)
     run["estimator"] = estimator_spec(get_estimator(estimator))
     return run
