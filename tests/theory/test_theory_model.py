@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from stelab.theory.model import ElementMap, Model
+from stelab.theory.maps import ElementMap
+from stelab.theory.model import Model
 
 Q22 = {"kind": "quantizer", "bits": 2, "omega": 2.0, "layout": "range"}
 

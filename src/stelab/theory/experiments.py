@@ -24,11 +24,24 @@ import math
 import numpy as np
 import pandas as pd
 
-from .model import Model, deep_merge
+from .model import Model
 
 CASE_EXPERIMENTS = ("density", "curves", "plateau", "variants", "bridge")
 SWEEP_EXPERIMENTS = ("fixed_points", "stability")
 SOLVERS = ("pde", "linear_ode", "closure", "transport", "particles")
+
+
+def deep_merge(base: dict, override: dict | None) -> dict:
+    """Recursive dict merge (override wins); returns a new dict."""
+    out = copy.deepcopy(base)
+    for k, v in (override or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and "kind" not in v:
+            out[k] = deep_merge(out[k], v)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict) and v.get("kind") == out[k].get("kind"):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
 
 
 def _experiment(theory: dict, exp: str) -> dict:

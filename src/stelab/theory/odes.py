@@ -27,11 +27,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import integrate, linalg, special
 
+from .laws import normal_pdf
 from .model import Model
-
-
-def _phi(x):
-    return np.exp(-0.5 * np.square(x)) / np.sqrt(2.0 * np.pi)
 
 
 def linear_ode(model: Model, taus, eta: float | None = None) -> dict:
@@ -63,7 +60,7 @@ def _closure_step_moments(model: Model, m, v):
     cdf = np.concatenate([np.zeros((len(m), 1)), special.ndtr(z), np.ones((len(m), 1))], axis=1)
     p = np.diff(cdf, axis=1)
     eg, eg2 = p @ lv, p @ np.square(lv)
-    egp = (_phi(z) / sd[:, None]) @ np.diff(lv)
+    egp = (normal_pdf(z) / sd[:, None]) @ np.diff(lv)
     return eg, eg2, egp
 
 
@@ -77,7 +74,7 @@ def gaussian_closure(model: Model, taus, eta: float | None = None, nodes: int = 
     a, c, s2 = model.a, model.c, model.sigma**2
     wv, wp = model.teacher.values, model.teacher.probs
     z = np.linspace(-8.0, 8.0, nodes)
-    zw = _phi(z)
+    zw = normal_pdf(z)
     zw = zw / zw.sum()
     exact = model.g.is_step and model.s.is_one
     nt = len(wv)
