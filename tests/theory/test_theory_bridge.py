@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from stelab.theory.experiments import bridge_setup, experiment_cases, run_theory
+from stelab.theory.bridge import bridge_setup
+from stelab.theory.case_runs import run_theory
+from stelab.theory.experiments import experiment_cases
 
 THEORY = {
     "model": {"weight_map": {"kind": "quantizer", "bits": 2, "omega": 2.0},

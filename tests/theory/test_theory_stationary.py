@@ -118,7 +118,9 @@ def test_linear_g_stability_threshold_in_the_ode(eta_c, stable):
 def test_density_experiment_carries_the_stationary_density():
     # The density case stores μ* beside its snapshots; after τ = 60 at η = 0.5 the PDE has relaxed
     # onto it, and the gap table gets a KS row of the last simulated snapshot against μ*.
-    from stelab.theory.experiments import case_spec, gap_rows, run_simulation, run_theory
+    from stelab.theory.case_runs import run_simulation, run_theory
+    from stelab.theory.comparison import gap_rows
+    from stelab.theory.experiments import case_spec
 
     theory = {"model": {"weight_map": Q22, "input_map": Q22, "eta": 0.5, "sigma": 0.0},
               "pde": {"L": 6.0, "dx": 0.01, "dt": 0.05}, "sim": {"d": 300, "seeds": [0, 1]},

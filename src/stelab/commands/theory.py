@@ -71,7 +71,7 @@ def _case_from(args) -> dict:
 
 
 def cmd_simulate(args) -> int:
-    from ..theory.experiments import run_simulation
+    from ..theory.case_runs import run_simulation
 
     _threads(args.threads)
     case = _case_from(args)
@@ -84,7 +84,7 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_solve(args) -> int:
-    from ..theory.experiments import run_theory
+    from ..theory.case_runs import run_theory
 
     _threads(args.threads)
     case = _case_from(args)
@@ -99,7 +99,8 @@ def cmd_solve(args) -> int:
 
 def cmd_compare(args) -> int:
     from ..io import write_table
-    from ..theory.experiments import compare, experiment_cases
+    from ..theory.comparison import compare
+    from ..theory.experiments import experiment_cases
 
     theory = _load_spec(args.spec)
     cases = experiment_cases(theory, args.experiment)
@@ -124,7 +125,7 @@ def cmd_compare(args) -> int:
 
 def cmd_fixed_point(args) -> int:
     from ..io import write_table
-    from ..theory.experiments import fixed_point_table
+    from ..theory.sweeps import fixed_point_table
 
     table, checks = fixed_point_table(_load_spec(args.spec), progress=True)
     write_table(args.out, table)
@@ -137,7 +138,7 @@ def cmd_fixed_point(args) -> int:
 
 def cmd_sweep(args) -> int:
     from ..io import write_table
-    from ..theory.experiments import stability_sweep
+    from ..theory.sweeps import stability_sweep
 
     _threads(args.threads)
     if args.experiment != "stability":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from .model import Model
 
@@ -65,3 +66,19 @@ def target_position(model: Model, w_star: float | None = None) -> float:
     t = model.a * w / model.c
     k = int(np.clip(np.searchsorted(lv, t, side="right") - 1, 0, len(lv) - 2))
     return float((t - lv[k]) / (lv[k + 1] - lv[k]))
+
+
+def plateau_rows(cases: dict, sims: dict, ths: dict) -> pd.DataFrame:
+    """Plateau length per case: measured on the simulation mean and on the PDE, and τ_p."""
+    rows = []
+    for name, case in cases.items():
+        model = Model.from_spec(case["model"])
+        sim, th = sims[name], ths[name]
+        pred = predicted_plateau(model)
+        row = {"case": name, "omega": model.g.quantizer.m, "a": model.a, "c": model.c,
+               "p_target": target_position(model), "tau_p_formula": pred["tau_p"], "speed": pred["speed"],
+               "tau_p_sim": measure_plateau(sim["tau"], np.asarray(sim["eps"]).mean(axis=0))}
+        if "pde_eps" in th:
+            row["tau_p_pde"] = measure_plateau(th["pde_tau"], th["pde_eps"])
+        rows.append(row)
+    return pd.DataFrame(rows)
