@@ -288,7 +288,9 @@ def _snakemake(workdir: Path, data_cfg: dict, *args) -> "subprocess.CompletedPro
 
     (workdir / "config.yaml").write_text(yaml.safe_dump({"data": data_cfg}))
     (workdir / "Snakefile").write_text(
-        f'configfile: "config.yaml"\ninclude: "{RULES / "common.smk"}"\ninclude: "{RULES / "data.smk"}"\n'
+        'from stelab.config import validate_section\nconfigfile: "config.yaml"\n'
+        'config["data"] = validate_section("data", config["data"])\n'
+        f'include: "{RULES / "common.smk"}"\ninclude: "{RULES / "data.smk"}"\n'
         "rule all:\n    input: MNIST_FILES\n"
         'rule where:\n    output: "where.txt"\n    params: d=mnist_dir()\n'
         '    shell: "echo {params.d} > {output}"\n'
@@ -315,4 +317,4 @@ def test_data_rules_synthetic_and_folder(tmp_path):
     assert "MD5 mismatch" in log
     assert not (tmp_path / "results/data/imported").exists() or _visible(tmp_path / "results/data/imported") == []
     proc = _snakemake(tmp_path, dict(folder, folder=str(tmp_path / "nope")), "-n", "all")
-    assert proc.returncode != 0 and "config data.folder" in proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "config key data.folder" in proc.stdout + proc.stderr

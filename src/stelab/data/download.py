@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 
 from ..io import atomic_path
+from ..progress import Progress
 from .idx import MNIST_FILES, SPLITS, DataError, check_mnist_array, check_split, md5sum, read_idx
 
 MNIST_MD5 = {
@@ -50,44 +51,11 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 16
 
 
-class _Progress:
-    """Download progress on stderr: a live line on a terminal, a few plain lines otherwise."""
-
-    def __init__(self, label: str, total: int | None, stream=None):
-        self.label, self.total, self.done = label, total, 0
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self._next_report = 0.25
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.tty:
-            self.stream.write(f"\r  {self.label}: {self._text()}")
-            self.stream.flush()
-        elif self.total and self.done / self.total >= self._next_report:
-            print(f"  {self.label}: {self._text()}", file=self.stream)
-            self._next_report += 0.25
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-        elif not self.total:
-            print(f"  {self.label}: {self._text()}", file=self.stream)
-
-    def _text(self) -> str:
-        mb = self.done / 1e6
-        if self.total:
-            return f"{mb:.1f}/{self.total / 1e6:.1f} MB ({100 * self.done / self.total:.0f}%)"
-        return f"{mb:.1f} MB"
-
-
 def _copy_stream(src, dst_path: Path, label: str, total: int | None) -> None:
-    progress = _Progress(label, total)
-    with open(dst_path, "wb") as dst:
+    with Progress(f"  {label}", total, unit="B", lines=4) as progress, open(dst_path, "wb") as dst:
         for chunk in iter(lambda: src.read(_CHUNK), b""):
             dst.write(chunk)
             progress.update(len(chunk))
-    progress.close()
 
 
 def _decompress_if_gzip(path: Path) -> None:
