@@ -1,4 +1,4 @@
-"""``stelab report``: execute a report notebook, and build the index page."""
+"""``stelab report``: execute a report notebook, and build the landing page (report/index.html)."""
 
 from __future__ import annotations
 
@@ -28,11 +28,19 @@ def register(sub) -> None:
     nb.set_defaults(func=run_notebook)
     idx = rsub.add_parser(
         "index",
-        help="write the index page linking every report page",
-        description="Write an index.html linking the given HTML pages, each described by its notebook's first "
-        "markdown cell (read from results/notebooks/NAME.ipynb).",
+        help="write the landing page: verdicts at a glance and a thumbnail per report page",
+        description=(
+            "Write the landing page: paper A's claims A and B and Table 4 (from --table4), App. H recomputed vs "
+            "printed (--app-h), the theory gaps (--gaps), and one card per page (title, summary and first figure "
+            "of its executed notebook). A section whose file is not given says 'not run'. Written atomically."
+        ),
     )
-    idx.add_argument("pages", nargs="+", help="HTML pages to link")
+    idx.add_argument("--pages", nargs="+", required=True, help="HTML report pages to link (report/NAME.html)")
+    idx.add_argument("--executed", nargs="+", required=True,
+                     help="the executed notebook of each page, in the same order (results/notebooks/NAME.ipynb)")
+    idx.add_argument("--table4", help="results/tables/qat_table4.csv (claims A and B, Table 4)")
+    idx.add_argument("--app-h", help="results/constants/app_h.tsv (App. H recomputed vs printed)")
+    idx.add_argument("--gaps", nargs="+", default=[], help="gaps.tsv of each theory experiment")
     idx.add_argument("--out", required=True, help="index file to write")
     idx.add_argument("--title", default="stelab report", help="page title")
     idx.set_defaults(func=run_index)
@@ -50,7 +58,8 @@ def run_notebook(args) -> int:
 
 
 def run_index(args) -> int:
-    from ..report import build_index
+    from ..report_index import build_index
 
-    build_index(args.pages, args.out, args.title)
+    build_index(out=args.out, title=args.title, pages=args.pages, executed=args.executed, table4=args.table4,
+                app_h=args.app_h, gaps=args.gaps)
     return 0
