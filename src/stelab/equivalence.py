@@ -24,7 +24,9 @@ import math
 import numpy as np
 import torch
 
-from .estimators import PWL, STE, Estimator, TanhFamily, get_estimator
+from .estimator_base import Estimator
+from .estimator_zoo import PWL, STE, TanhFamily
+from .estimators import get_estimator
 from .quantizers import UniformQuantizer
 
 _GL_NODES = 32
