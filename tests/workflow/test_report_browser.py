@@ -1,8 +1,10 @@
-"""The report in a real browser: headless Chromium opens every page, every image loads, no console errors."""
+"""The report in a real browser: headless Chromium opens every page, every image loads, no console errors;
+the landing page shows the verdicts and its thumbnails link to existing pages."""
 
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -63,8 +65,30 @@ def test_every_report_page_renders(smoke_run, browser):
             repo_results.mkdir(exist_ok=True)
             shutil.copy(shot, repo_results / "report_screenshot.png")
     assert total_images >= 6
+
+
+def test_landing_page_shows_verdicts_and_links_thumbnails_to_pages(smoke_run, browser):
+    report = smoke_run / "report"
     browser.get((report / "index.html").as_uri())
-    assert browser.execute_script("return document.links.length;") >= 3
+    glance = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#verdicts li')).map(li => li.textContent);")
+    for start in ("Claim A", "Claim B", "App. H", "Theory: largest max |Δε|"):
+        assert any(item.startswith(start) for item in glance), (start, glance)
+    assert not any(item.endswith("not run") for item in glance), glance
+    for section in ("claims", "table4", "app-h", "theory-gaps"):
+        rows = browser.execute_script(f"return document.querySelectorAll('#{section} tbody tr').length;")
+        assert rows >= 2, section
+    thumbs = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#pages a > img'))"
+        ".map(i => [i.parentElement.href, i.complete, i.naturalWidth]);")
+    pages = sorted(p.name for p in report.glob("*.html") if p.name not in ("index.html", "snakemake.html"))
+    assert sorted(Path(unquote(urlparse(href).path)).name for href, _, _ in thumbs) == pages
+    for href, complete, width in thumbs:
+        target = Path(unquote(urlparse(href).path))
+        assert target.resolve().parent == report.resolve() and target.is_file(), href
+        assert complete and width > 0, href
+    browser.get(thumbs[0][0])
+    assert Path(unquote(urlparse(browser.current_url).path)).name == Path(unquote(urlparse(thumbs[0][0]).path)).name
 
 
 def test_report_pages_load_nothing_from_the_network(smoke_run):
