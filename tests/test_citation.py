@@ -19,7 +19,8 @@ def test_citation_cff_cites_the_workflow_and_both_papers():
     assert [a["family-names"] for a in refs[2024]["authors"]] == ["Schoenbauer", "Moro", "Lew", "Howard"]
     assert [a["family-names"] for a in refs[2025]["authors"]] == ["Ichikawa", "Kashiwamura", "Sakata"]
     assert refs[2024]["title"] == "Custom Gradient Estimators are Straight-Through Estimators in Disguise"
-    assert refs[2025]["title"] == "High-Dimensional Learning Dynamics of Quantized Models with Straight-Through Estimator"
+    assert refs[2025]["title"] == ("High-Dimensional Learning Dynamics of Quantized Models with "
+                                   "Straight-Through Estimator")
 
 
 def test_license_is_mit_for_the_contributors():

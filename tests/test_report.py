@@ -19,7 +19,8 @@ from helpers import REPO
 from stelab.cli import main
 from stelab.report_index import build_index
 
-TABLE4 = """experiment,bits,optimizer,pair,E_bar_mean,E_bar_sd,E_bar_paper,agreement_mean,agreement_sd,agreement_paper,n_seeds
+TABLE4 = """\
+experiment,bits,optimizer,pair,E_bar_mean,E_bar_sd,E_bar_paper,agreement_mean,agreement_sd,agreement_paper,n_seeds
 baseline (S),2,momentum,baseline,0.2,0.01,0.515,98.7,0.1,98.31,2
 lrtweak (S),2,momentum,lrtweak,0.25,0.02,0.572,98.9,0.1,98.66,2
 unadjusted (S),2,momentum,unadjusted,1.0,0.1,2.52,97.4,0.2,96.53,2
@@ -149,7 +150,8 @@ def test_claims_show_ratios_paper_ratios_and_verdicts(page):
         ["adam (A)", "2", "3.00", "1.61", "fails", "–", "–", "not run (no unadjusted pair)"],
     ]
     glance = p.items["verdicts"]
-    assert glance[0] == "Claim A (Ē baseline ≈ Ē lr-tweak, ratio within ×2): holds momentum (S), 2 bit; fails adam (A), 2 bit"
+    assert glance[0] == ("Claim A (Ē baseline ≈ Ē lr-tweak, ratio within ×2): holds momentum (S), 2 bit; "
+                         "fails adam (A), 2 bit")
     assert glance[1] == "Claim B (Ē unadjusted ≥ 2 × Ē baseline): holds momentum (S), 2 bit"
 
 
