@@ -30,3 +30,13 @@ def test_pde_initial_error_matches_exact_formula():
     m = Model.from_spec({"weight_map": Q22, "input_map": Q22, "eta": 0.1})
     r = solve_pde(m, 0.1, dx=0.01, dt=0.05)
     assert r.eps[0] == pytest.approx(2.1947748, abs=1e-6)
+
+
+def test_progress_reports_the_time_steps(capsys):
+    m = Model.from_spec({"weight_map": Q22, "input_map": Q22, "eta": 0.1})
+    quiet = solve_pde(m, 1.0, dx=0.02, dt=0.05)
+    capsys.readouterr()
+    loud = solve_pde(m, 1.0, dx=0.02, dt=0.05, progress=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    np.testing.assert_array_equal(quiet.eps, loud.eps)
+    assert lines[-1].startswith("pde: 20/20 steps (100%)")

@@ -46,3 +46,16 @@ def test_simulation_matches_pde_at_modest_d():
     # finite-size noise: per-seed ε fluctuates by O(d^{-1/2}) (about 0.03 at d = 500); allow 4 standard
     # errors of the 4-seed mean plus an O(1/d) bias of 0.01
     assert np.all(gap <= 4 * np.maximum(sem, 0.005) + 0.01), (gap, sem)
+
+
+def test_progress_reports_every_step_without_changing_the_run(capsys):
+    # In a log (stderr is not a terminal under pytest) the reporter prints a line per tenth of the
+    # steps, the last one at 100 %; the numbers are those of a silent run.
+    m = Model.from_spec(MODEL)
+    quiet = simulate(m, 50, 2.0, [0, 1], taus=[0.0, 1.0, 2.0], block=7)
+    capsys.readouterr()
+    loud = simulate(m, 50, 2.0, [0, 1], taus=[0.0, 1.0, 2.0], block=7, progress=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    np.testing.assert_array_equal(quiet.eps, loud.eps)
+    assert lines[-1].startswith("simulate d=50, 2 seed(s): 100/100 steps (100%)")
+    assert 5 <= len(lines) <= 11

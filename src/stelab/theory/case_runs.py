@@ -32,6 +32,8 @@ def time_grid(tau_max: float, n: int, d: int | None = None) -> np.ndarray:
 
 
 def run_simulation(case: dict, progress: bool = False) -> dict:
+    """The finite-d simulation of one case (every seed; the bridge's STE-net from M(ŵ₀) at lr αη);
+    returns arrays for an NPZ file. ``progress`` reports the SGD steps done."""
     model = Model.from_spec(case["model"])
     eta, init_map = None, None
     if "bridge" in case:
@@ -59,14 +61,16 @@ def _stationary_arrays(model: Model, opts: dict, eta: float, scale: float) -> di
 
 
 def run_theory(case: dict, progress: bool = False) -> dict:
-    """Solve every configured limit for one case; returns arrays for an NPZ file."""
+    """Solve every configured limit for one case; returns arrays for an NPZ file. ``progress``
+    reports the time steps of the PDE and of the particle solver."""
     model = Model.from_spec(case["model"])
     eta, wm = model.eta, None
     if "bridge" in case:
         model, eta, _, wm = bridge_setup(case)
     unknown = set(case["solvers"]) - set(SOLVERS)
     if unknown:
-        raise ValueError(f"theory.experiments.{case['experiment']}.solvers: unknown {sorted(unknown)}; allowed {SOLVERS}")
+        raise ValueError(f"theory.experiments.{case['experiment']}.solvers: unknown {sorted(unknown)}; "
+                         f"allowed {list(SOLVERS)}")
     tau_max = case["tau_max"]
     taus = time_grid(tau_max, case["n_times"])
     out = {"eta": np.asarray(eta), "eps0": np.asarray(model.initial_error() * model.error_scale)}
@@ -75,7 +79,8 @@ def run_theory(case: dict, progress: bool = False) -> dict:
         if solver == "pde":
             opts = {**PDE_DEFAULTS, **case["pde"]}
             fp = FokkerPlanck(model, opts["L"], opts["dx"], eta=eta)
-            mu0 = ste_net_initial_density(model, fp, wm) if (wm is not None and case["bridge"]["net"] == "ste") else None
+            ste_net = wm is not None and case["bridge"]["net"] == "ste"
+            mu0 = ste_net_initial_density(model, fp, wm) if ste_net else None
             r = fp.run(tau_max, opts["dt"], opts["theta"], int(opts["startup_steps"]), case["snapshot_taus"],
                        mu0=mu0, progress=progress)
             for k, v in r.to_npz_dict(scale).items():
@@ -97,7 +102,8 @@ def run_theory(case: dict, progress: bool = False) -> dict:
         elif solver == "particles":
             p = case["particles"]
             r = particles(model, tau_max, taus, n=int(p.get("n", 20000)), dt=float(p.get("dt", 0.02)),
-                          seed=int(p.get("seed", 0)), eta=eta, snapshot_taus=case["snapshot_taus"])
+                          seed=int(p.get("seed", 0)), eta=eta, snapshot_taus=case["snapshot_taus"],
+                          progress=progress)
             out["particles_tau"], out["particles_eps"] = r["tau"], scale * r["eps"]
             snaps = sorted(r["snapshots"])
             out["particles_snapshot_taus"] = np.asarray(snaps)

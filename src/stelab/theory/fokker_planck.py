@@ -25,13 +25,14 @@ Numerics (spec B §4):
 
 from __future__ import annotations
 
-import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.linalg import solve_banded
 
+from ..progress import Progress
 from .model import Model
 
 PDE_DEFAULTS = {"L": 8.0, "dx": 0.002, "dt": 0.01, "theta": 0.5, "startup_steps": 4}
@@ -177,6 +178,8 @@ class FokkerPlanck:
 
     def run(self, tau_max: float, dt: float = 0.01, theta: float = 0.5, startup_steps: int = 4,
             snapshot_taus=(), mu0=None, progress: bool = False) -> PDEResult:
+        """Integrate from μ₀ (or ``mu0``, cell averages per teacher value) to τ_max in steps of ``dt``,
+        keeping μ at ``snapshot_taus``; ``progress`` reports the steps done (:class:`stelab.progress.Progress`)."""
         t0 = time.time()
         if not dt > 0 or not 0.5 <= theta <= 1.0:
             raise ValueError(f"pde: need dt > 0 and 0.5 <= theta <= 1, got dt={dt}, theta={theta}")
@@ -190,24 +193,23 @@ class FokkerPlanck:
         if 0 in snaps:
             snapshots[snaps[0]] = mu.copy()
         drift, mn = 0.0, float(mu.min())
-        last = time.time()
-        for n in range(n_steps):
-            e_prev = eps[n - 1] if n > 0 else eps[0]
-            if n < startup_steps // 2:
-                half = dt / 2
-                mu = self.step(mu, eps[n], half, 1.0)
-                mu = self.step(mu, self.error(mu), half, 1.0)
-            else:
-                mu = self.step(mu, max(1.5 * eps[n] - 0.5 * e_prev, 0.0), dt, theta)
-            eps[n + 1] = self.error(mu)
-            if (n + 1) in snaps:
-                snapshots[snaps[n + 1]] = mu.copy()
-            if (n + 1) % 50 == 0 or n + 1 == n_steps:
-                drift = max(drift, float(np.max(np.abs(mu @ self.h - mass0))))
-                mn = min(mn, float(mu.min()))
-            if progress and time.time() - last > 5.0:
-                last = time.time()
-                print(f"  pde: τ = {(n + 1) * dt:.1f}/{tau_max:g}", file=sys.stderr, flush=True)
+        with Progress("pde", n_steps) if progress else nullcontext() as bar:
+            for n in range(n_steps):
+                e_prev = eps[n - 1] if n > 0 else eps[0]
+                if n < startup_steps // 2:
+                    half = dt / 2
+                    mu = self.step(mu, eps[n], half, 1.0)
+                    mu = self.step(mu, self.error(mu), half, 1.0)
+                else:
+                    mu = self.step(mu, max(1.5 * eps[n] - 0.5 * e_prev, 0.0), dt, theta)
+                eps[n + 1] = self.error(mu)
+                if (n + 1) in snaps:
+                    snapshots[snaps[n + 1]] = mu.copy()
+                if (n + 1) % 50 == 0 or n + 1 == n_steps:
+                    drift = max(drift, float(np.max(np.abs(mu @ self.h - mass0))))
+                    mn = min(mn, float(mu.min()))
+                if bar is not None:
+                    bar.update()
         return PDEResult(np.arange(n_steps + 1) * dt, eps, self.grid.faces, self.model.teacher.values,
                          self.wp, snapshots, drift, mn, time.time() - t0, final=mu)
 

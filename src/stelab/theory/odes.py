@@ -24,9 +24,12 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 from scipy import integrate, linalg, special
 
+from ..progress import Progress
 from .laws import normal_pdf
 from .model import Model
 
@@ -180,8 +183,9 @@ def transport_limit(model: Model, taus, eta: float | None = None, n_particles: i
 
 
 def particles(model: Model, tau_max: float, taus, n: int = 20000, dt: float = 0.01, seed: int = 0,
-              eta: float | None = None, snapshot_taus=()) -> dict:
-    """Euler–Maruyama on n copies of the limit SDE (teacher values in proportion to P*)."""
+              eta: float | None = None, snapshot_taus=(), progress: bool = False) -> dict:
+    """Euler–Maruyama on n copies of the limit SDE (teacher values in proportion to P*);
+    ``progress`` reports the steps done (:class:`stelab.progress.Progress`)."""
     eta = model.eta if eta is None else float(eta)
     a, c, s2 = model.a, model.c, model.sigma**2
     init_rng, noise_rng = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(2)]
@@ -197,16 +201,19 @@ def particles(model: Model, tau_max: float, taus, n: int = 20000, dt: float = 0.
     def eps_now():
         return float(weights @ model.error_terms(w_star, model.g(x)))
 
-    for k in range(n_steps + 1):
-        eps = eps_now()
-        if k in rec:
-            tt.append(k * dt)
-            ee.append(eps)
-        if k in snaps:
-            snapshots[snaps[k]] = x.copy()
-        if k == n_steps:
-            break
-        sx = model.s(x)
-        x = x + eta * sx * (a * w_star - c * model.g(x)) * dt \
-            + eta * sx * np.sqrt(c * (eps + s2) * dt) * noise_rng.standard_normal(len(x))
+    with Progress("particles", n_steps) if progress else nullcontext() as bar:
+        for k in range(n_steps + 1):
+            eps = eps_now()
+            if k in rec:
+                tt.append(k * dt)
+                ee.append(eps)
+            if k in snaps:
+                snapshots[snaps[k]] = x.copy()
+            if k == n_steps:
+                break
+            sx = model.s(x)
+            x = x + eta * sx * (a * w_star - c * model.g(x)) * dt \
+                + eta * sx * np.sqrt(c * (eps + s2) * dt) * noise_rng.standard_normal(len(x))
+            if bar is not None:
+                bar.update()
     return {"tau": np.array(tt), "eps": np.array(ee), "w_star": w_star, "snapshots": snapshots}

@@ -14,12 +14,13 @@ exact formula of spec B §2 over the d coordinates at the recorded steps.
 
 from __future__ import annotations
 
-import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..progress import Progress
 from .model import Model
 
 
@@ -62,7 +63,8 @@ def simulate(model: Model, d: int, tau_max: float, seeds, taus=None, snapshot_ta
 
     ``taus``: times at which ε is recorded (default 200 points, linear). ``init_transform``
     maps the initial latent weights (e.g. the M-transform of the bridge experiment);
-    ``eta`` overrides the model's learning rate.
+    ``eta`` overrides the model's learning rate. ``progress``: report the steps done
+    (:class:`stelab.progress.Progress`).
     """
     t_start = time.time()
     seeds = [int(s) for s in seeds]
@@ -96,28 +98,26 @@ def simulate(model: Model, d: int, tau_max: float, seeds, taus=None, snapshot_ta
             snapshots[snap_steps[step]] = w.copy()
 
     record(0)
-    last_print = time.time()
     step = 0
-    while step < n_steps:
-        k = min(block, n_steps - step)
-        x = np.stack([st[2].standard_normal((k, d)) for st in streams], axis=1)  # k × seeds × d
-        y = np.einsum("ksd,sd->ks", x, w_star) * sq
-        if sigma > 0:
-            y += sigma * np.stack([st[3].standard_normal(k) for st in streams], axis=1)
-        hx = h(x)
-        del x
-        for j in range(k):
-            hj = hx[j]
-            e = y[j] - np.einsum("sd,sd->s", g(w), hj) * sq
-            if s.is_one:
-                w += (coef * e)[:, None] * hj
-            else:
-                w += (coef * e)[:, None] * hj * s(w)
-            step += 1
-            if step == rec[min(next_rec, len(rec) - 1)] or step in snap_steps:
-                record(step)
-        if progress and time.time() - last_print > 5.0:
-            last_print = time.time()
-            print(f"  simulate d={d} seeds={seeds}: τ = {step / d:.1f}/{tau_max:g} "
-                  f"({time.time() - t_start:.0f} s)", file=sys.stderr, flush=True)
+    with Progress(f"simulate d={d}, {n_seeds} seed(s)", n_steps) if progress else nullcontext() as bar:
+        while step < n_steps:
+            k = min(block, n_steps - step)
+            x = np.stack([st[2].standard_normal((k, d)) for st in streams], axis=1)  # k × seeds × d
+            y = np.einsum("ksd,sd->ks", x, w_star) * sq
+            if sigma > 0:
+                y += sigma * np.stack([st[3].standard_normal(k) for st in streams], axis=1)
+            hx = h(x)
+            del x
+            for j in range(k):
+                hj = hx[j]
+                e = y[j] - np.einsum("sd,sd->s", g(w), hj) * sq
+                if s.is_one:
+                    w += (coef * e)[:, None] * hj
+                else:
+                    w += (coef * e)[:, None] * hj * s(w)
+                step += 1
+                if step == rec[min(next_rec, len(rec) - 1)] or step in snap_steps:
+                    record(step)
+            if bar is not None:
+                bar.update(k)
     return SimResult(rec / d, eps_rec, seeds, d, w_star, snapshots, time.time() - t_start)
