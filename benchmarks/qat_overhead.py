@@ -1,6 +1,7 @@
 """Overhead of quantization-aware training: float vs STE vs HTGE, seconds per epoch.
 
-All three run in this process through the same training loop (:func:`stelab.training.train`),
+The MNIST convnet of paper A (arXiv 2405.05171) §6.1 with 2-bit conv kernels. All three run in
+this process through the same training loop (:func:`stelab.qat.loop.train`),
 interleaved round by round (the order rotates each round) so that machine load affects them
 alike; the median over rounds is printed with its ratio to float (target: quantized ≤ 1.05×).
 
@@ -20,7 +21,7 @@ import torch
 from stelab.qat.checkpoints import init_checkpoint
 from stelab.qat.inputs import prepare_data
 from stelab.qat.loop import train
-from stelab.qat.settings import make_run
+from stelab.qat.settings import OPTIMIZERS, make_run
 
 KINDS = {
     "float": ("ste", []),
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", help="folder with the MNIST IDX files (default: random images)")
     ap.add_argument("--n-train", type=int, default=10000, help="training images per epoch (default 10000)")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--optimizer", default="momentum", choices=("sgd", "momentum", "adam"))
+    ap.add_argument("--optimizer", default="momentum", choices=OPTIMIZERS)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")

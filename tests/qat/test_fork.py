@@ -83,14 +83,14 @@ def test_other_variants_and_schedule_position():
     pre = pretrained("momentum")
     for variant in ("qhat", "lrtweak", "unadjusted"):
         br = fork(pre, variant)
-        assert br["step"] == 6 and br["run"]["fork_step"] == 6
+        assert br["step"] == 6 and br["run"].fork_step == 6
         for name, (w0, _, st0, _) in layers(pre).items():
             w1, pq1, st1, g1 = layers(br)[name]
             assert torch.equal(w1, w0)
             assert torch.equal(st1["momentum_buffer"], st0["momentum_buffer"])
             assert g1["lr_scale"] == 1.0
             assert pq1.estimator.name == ("pwl" if variant == "unadjusted" else "htge")
-    assert fork(pre, "lrtweak")["run"]["lr_factor"] == pytest.approx(1.01)
+    assert fork(pre, "lrtweak")["run"].lr_factor == pytest.approx(1.01)
     with pytest.raises(ValueError, match="variant"):
         fork(pre, "bogus")
 
@@ -106,7 +106,7 @@ def test_fork_at_init_claims_a_and_b(tmp_path):
     model, _ = load_into(final["qhat"])
     qs = {n: pq.quantizer for n, (_, pq) in quantized_layers(model).items()}
     w = {v: {n: p.detach() for n, (p, _) in quantized_layers(load_into(c)[0]).items()} for v, c in final.items()}
-    maps = weight_maps(final["qhat"]["run"]["estimators"], qs)
+    maps = weight_maps(final["qhat"]["run"].estimators, qs)
     base = pair_metrics(w["qhat"], w["ste"], qs, maps)["E_bar"]
     tweak = pair_metrics(w["qhat"], w["lrtweak"], qs)["E_bar"]
     unadj = pair_metrics(w["qhat"], w["unadjusted"], qs)["E_bar"]

@@ -54,7 +54,7 @@ def test_tracking_pairs_steps_after_the_fork():
 def test_table5_sign_convention_matches_the_paper():
     ste = {"train_acc": 97.05, "train_loss": 0.1439, "val_acc": 97.08, "val_loss": 0.1417}
     qhat = {"train_acc": 96.98, "train_loss": 0.1483, "val_acc": 97.14, "val_loss": 0.1468}
-    d = metric_differences(ste, qhat)  # paper Table 5 (S): Diff 0.0044 train loss, 0.06 % val acc
+    d = metric_differences(qhat=qhat, other=ste)  # paper Table 5 (S): Diff 0.0044 train loss, 0.06 % val acc
     assert d["train_loss"] == pytest.approx(0.0044) and d["val_acc"] == pytest.approx(0.06)
     with pytest.raises(ValueError, match="history is empty"):
         final_metrics([])

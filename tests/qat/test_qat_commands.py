@@ -82,12 +82,11 @@ def test_stale_checkpoint_of_another_run_is_ignored(tmp_path, capsys):
     def qat(lr):
         return json.dumps({"estimator": "ste", "epochs": 1, "batch_size": 32, "optimizers": {"sgd": {"lr": lr}}})
 
-    from stelab.io import save_torch
-    from stelab.qat.checkpoints import init_checkpoint, weight_hash
+    from stelab.qat.checkpoints import init_checkpoint, save_checkpoint, weight_hash
     from stelab.qat.settings import make_run
 
     stale = init_checkpoint(make_run("ste", 64, optimizer="sgd", lr=0.5, batch_size=32))
-    save_torch(tmp_path / "p.pt.ckpt", {**stale, "step": 1})
+    save_checkpoint(tmp_path / "p.pt.ckpt", {**stale, "step": 1})
     assert main(["pretrain", "--data", str(data), "--qat", qat(0.01), "--optimizer", "sgd", "--seed", "0",
                  "--out", str(tmp_path / "p.pt")]) == 0
     assert "ignoring checkpoint" in capsys.readouterr().out

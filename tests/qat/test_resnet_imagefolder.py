@@ -72,8 +72,8 @@ def chain(folder, tmp_path_factory):
 def test_pretrain_stops_at_the_fork_fraction(chain):
     pre = load_checkpoint(chain / "pretrain.pt")
     assert pre["step"] == 1  # round(0.1 · 12 steps)
-    assert pre["run"]["model"] == {"name": "resnet18", "num_classes": 3}  # classes from the ImageFolder
-    assert pre["run"]["n_train"] == N_TRAIN
+    assert pre["run"].model == {"name": "resnet18", "num_classes": 3}  # classes from the ImageFolder
+    assert pre["run"].n_train == N_TRAIN
 
 
 def test_ste_fork_keeps_every_resnet_conv_kernel_in_its_bin(chain):

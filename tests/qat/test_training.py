@@ -144,18 +144,18 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
 
 
 def test_run_from_config_optimizer_sweep_and_extra_bits():
-    from stelab.qat.settings import pretrain_steps, run_from_config
+    from stelab.qat.settings import run_from_config
 
     qat = {"estimator": HTGE, "epochs": 2, "batch_size": 50, "pretrain_fraction": 0.1,
            "quantize": {"bits": 2, "params": ["conv*.weight"]},
            "optimizers": {"adam": {"lr": 1e-4, "betas": [0.9, 0.95]}},
            "extra_bits": [{"bits": 4, "estimator": {"name": "htge", "k0": 18}}]}
     run = run_from_config(qat, "adam", 3, 1000, sweep_factor=4)
-    assert run["lr"] == pytest.approx(4e-4) and run["betas"] == [0.9, 0.95] and run["seed"] == 3
-    assert pretrain_steps(run) == 4  # round(0.1 · 2 epochs · 20 steps)
+    assert run.lr == pytest.approx(4e-4) and run.betas == [0.9, 0.95] and run.seed == 3
+    assert run.pretrain_steps == 4  # round(0.1 · 2 epochs · 20 steps)
     four = run_from_config(qat, "adam", 3, 1000, bits=4)
-    assert four["quantize"]["bits"] == 4 and four["estimator"]["k0"] == 18
-    assert run_from_config(qat, "adam", 3, 1000, bits=2)["estimator"]["k0"] == 5.5
+    assert four.quantize["bits"] == 4 and four.estimator["k0"] == 18
+    assert run_from_config(qat, "adam", 3, 1000, bits=2).estimator["k0"] == 5.5
     with pytest.raises(ValueError, match="qat.extra_bits"):
         run_from_config(qat, "adam", 3, 1000, bits=1)
     with pytest.raises(ValueError, match="qat.optimizers"):
@@ -177,4 +177,18 @@ def test_ede_schedule_is_applied_per_epoch(monkeypatch):
                    quantize={"bits": 1, "layout": "range", "params": ["conv*.weight"]})
     out = train(init_checkpoint(run), tiny_data(), device="cpu")
     assert sorted(set(seen)) == [(0, 3), (1, 3), (2, 3)]  # every quantized layer, each epoch
-    assert out["run"]["estimator"] == {"name": "ede", "t_min": 0.1, "t_max": 10.0}
+    assert out["run"].estimator == {"name": "ede", "t_min": 0.1, "t_max": 10.0}
+
+
+def test_progress_lines_and_epoch_log_go_to_the_stream():
+    import io
+
+    log = io.StringIO()
+    train(init_checkpoint(_run()), tiny_data(), device="cpu", label="branch", stream=log)
+    lines = log.getvalue().splitlines()
+    assert lines[0] == "branch: momentum qhat seed 0: steps 0→16 of 16 on cpu"
+    epochs = [ln for ln in lines if ln.startswith("branch: epoch ")]
+    assert [ln.split(":")[1] for ln in epochs] == [" epoch 1 step 8", " epoch 2 step 16"]
+    assert all("train loss" in ln and "val loss" in ln and "acc" in ln for ln in epochs)
+    counts = [ln for ln in lines if " steps (" in ln]  # a line every tenth of the 16 steps (log, not a terminal)
+    assert len(counts) == 8 and counts[-1].startswith("branch: 16/16 steps (100%)")

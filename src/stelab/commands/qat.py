@@ -1,4 +1,4 @@
-"""QAT commands: ``pretrain``, ``fork``, ``train-branch``, ``compare``, ``qat-tables``.
+"""QAT commands of paper A (arXiv 2405.05171) §6: ``pretrain``, ``fork``, ``train-branch``, ``compare``, ``qat-tables``.
 
 The chain for one optimiser, learning-rate factor and seed is::
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from ..qat.settings import LR_TWEAK, OPTIMIZERS, PAIRS, VARIANTS
 
 DATA_HELP = ("folder holding the four MNIST IDX files, or for a ResNet model the ImageFolder root "
              "(train/ and val/ with the same class folders)")
@@ -50,7 +52,10 @@ def _setup_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _add_train_args(p) -> None:
+def _add_train_args(p, out_help: str) -> None:
+    """Arguments of the training commands: data, output checkpoint, threads, resume file, loaders."""
+    p.add_argument("--data", required=True, help=DATA_HELP)
+    p.add_argument("--out", required=True, help=out_help)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the rule's `threads`; default 1)")
     p.add_argument("--checkpoint", metavar="PT",
                    help="resume file, written every --checkpoint-every steps and removed on success "
@@ -69,24 +74,22 @@ def register(subparsers) -> None:
         description="Build the quantized model (He-uniform init from --seed), train it with the Q̂-net's "
                     "estimator for round(f · total steps) steps (qat.pretrain_fraction; f = 0 forks at init) "
                     "and save the checkpoint every branch starts from.")
-    p.add_argument("--data", required=True, help=DATA_HELP)
     p.add_argument("--qat", required=True, help=QAT_HELP)
-    p.add_argument("--optimizer", required=True, help="a key of qat.optimizers: sgd, momentum or adam")
+    p.add_argument("--optimizer", required=True, choices=OPTIMIZERS, help="a key of qat.optimizers")
     p.add_argument("--seed", type=int, required=True, help="init and batch-order seed")
     p.add_argument("--lr-factor", type=float, default=1.0, help="multiply η (learning-rate sweep; default 1)")
     p.add_argument("--bits", type=int, help="weight bit width: qat.quantize.bits (default) or one of qat.extra_bits")
-    p.add_argument("--out", required=True, help="fork-point checkpoint (.pt)")
-    _add_train_args(p)
+    _add_train_args(p, "fork-point checkpoint (.pt)")
     p.set_defaults(func=_pretrain)
 
     p = subparsers.add_parser(
-        "fork", help="derive one branch (qhat, ste, lrtweak, unadjusted) from the fork point",
+        "fork", help=f"derive one branch ({', '.join(VARIANTS)}) from the fork point",
         description="qhat: unchanged. ste: STE-net (SGD/momentum: w → M(w), lr α·η, momentum b → b/Q̂'(w); "
                     "Adam: w kept, m → m/Q̂'(w), v → v/Q̂'(w)²; clipped STE where Q̂' vanishes, App. G). "
-                    "lrtweak: Q̂-net with lr × 1.01. unadjusted: the STE-net's estimator with w, lr and "
-                    "optimiser state unchanged. The schedule position is kept.")
+                    f"lrtweak: Q̂-net with lr × qat.lr_tweak (default {LR_TWEAK}). unadjusted: the STE-net's "
+                    "estimator with w, lr and optimiser state unchanged. The schedule position is kept.")
     p.add_argument("--pretrained", required=True, help="fork-point checkpoint from `stelab pretrain`")
-    p.add_argument("--variant", required=True, choices=("qhat", "ste", "lrtweak", "unadjusted"), help="branch to derive")
+    p.add_argument("--variant", required=True, choices=VARIANTS, help="branch to derive")
     p.add_argument("--qat", help=QAT_HELP + " (reads lr_tweak and ste_lr_scope)")
     p.add_argument("--out", required=True, help="branch start checkpoint (.pt)")
     p.set_defaults(func=_fork)
@@ -97,18 +100,15 @@ def register(subparsers) -> None:
                     "other branch of its seed), evaluating each epoch; write the final checkpoint, the "
                     "per-epoch history TSV and the quantized-weight snapshots used for tracking Ē.")
     p.add_argument("--init", required=True, help="branch start checkpoint from `stelab fork`")
-    p.add_argument("--data", required=True, help=DATA_HELP)
-    p.add_argument("--out", required=True, help="final checkpoint (.pt)")
     p.add_argument("--history", required=True, help="per-epoch train/val loss and accuracy (.tsv)")
     p.add_argument("--snapshots", required=True, help="quantized weights every qat.track_every steps (.pt)")
-    _add_train_args(p)
+    _add_train_args(p, "final checkpoint (.pt)")
     p.set_defaults(func=_train_branch)
 
     p = subparsers.add_parser(
         "compare", help="alignment metrics of all branch pairs (Ē, agreement, Table 5 differences)",
-        description="Group final branch checkpoints by (optimizer, lr factor, seed) and compare each "
-                    "pair: baseline (qhat vs ste), lrtweak (qhat vs lrtweak), unadjusted (qhat vs "
-                    "unadjusted). Ē uses |M(w_Q̂) − w_STE| for the SGD/momentum baseline and the plain "
+        description="Group final branch checkpoints by (bits, optimizer, lr factor, seed) and compare each "
+                    "pair: " + ", ".join(f"{pair} ({a} vs {b})" for pair, (a, b) in PAIRS.items()) + ". Ē uses |M(w_Q̂) − w_STE| for the SGD/momentum baseline and the plain "
                     "difference otherwise, normalised by the range length; mean over quantized weights, %.")
     p.add_argument("--runs", nargs="+", required=True, help="final branch checkpoints (grouped by bits, optimizer, lr factor, seed)")
     p.add_argument("--snapshots", nargs="*", default=[], help="snapshot files for Ē over training")

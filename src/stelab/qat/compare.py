@@ -1,8 +1,10 @@
 """Comparison of finished QAT branches: pair metrics, Ē over training, and the Fig. 3 scatter.
 
-``compare_runs`` groups the final checkpoints of all branches by (bits, optimizer,
-learning-rate factor, seed), forms the pairs of :data:`stelab.qat.metrics.PAIRS` and measures Ē
-and quantized agreement (paper A §6.2) and the Table 5 accuracy/loss differences.
+Paper A (arXiv 2405.05171) §6.2–6.3 and App. J. ``compare_runs`` groups the final checkpoints
+of all branches by (bits, optimizer, learning-rate factor, seed), forms the pairs of
+:data:`stelab.qat.settings.PAIRS` and measures Ē (eq. 5, normalised by the range length) and
+quantized agreement (Tables 3–4) and the Table 5 accuracy/loss differences; the weights of the
+Fig. 3 scatter come from the same checkpoints.
 """
 
 from __future__ import annotations
@@ -11,19 +13,28 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .checkpoints import build, load_checkpoint
 from . import paper_values as pv
-from .metrics import FINAL_METRICS, PAIRS, final_metrics, pair_metrics, tracked_pair_metrics, uses_weight_map, weight_maps
+from .checkpoints import build, load_checkpoint
+from .metrics import (final_metrics, in_percent, metric_differences, pair_metrics, tracked_pair_metrics,
+                      uses_weight_map, weight_maps)
 from .models import quantized_layers
+from .settings import PAIRS, RunSettings
 
 KEY = ("bits", "optimizer", "sweep_factor", "seed")
 
 
-def _run_key(run: dict) -> tuple:
-    return int(run["quantize"]["bits"]), run["optimizer"], float(run.get("sweep_factor", 1.0)), int(run["seed"])
+def _run_key(run: RunSettings) -> tuple:
+    return int(run.quantize["bits"]), run.optimizer, float(run.sweep_factor), int(run.seed)
 
 
-def _quantizers(run: dict) -> dict:
+def _pairs_present(variants, optimizer: str):
+    """(pair, other variant, whether Ē maps the Q̂-net's weights by M) for every pair with both branches."""
+    for pair, (_, other) in PAIRS.items():
+        if other in variants:
+            yield pair, other, uses_weight_map(pair, optimizer)
+
+
+def _quantizers(run: RunSettings) -> dict:
     model, _ = build(run)
     return {n: pq.quantizer for n, (_, pq) in quantized_layers(model).items()}
 
@@ -40,12 +51,11 @@ def load_branches(paths) -> dict:
     for path in paths:
         ckpt = load_checkpoint(path)
         run = ckpt["run"]
-        variant = run.get("variant", "qhat")
         slot = groups.setdefault(_run_key(run), {})
-        if variant in slot:
-            raise ValueError(f"{path}: a second {variant} branch for {dict(zip(KEY, _run_key(run)))}")
+        if run.variant in slot:
+            raise ValueError(f"{path}: a second {run.variant} branch for {dict(zip(KEY, _run_key(run)))}")
         ckpt["path"] = str(path)
-        slot[variant] = ckpt
+        slot[run.variant] = ckpt
     return groups
 
 
@@ -66,23 +76,18 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, sca
     run_rows, pair_rows = [], []
     for key, branches in sorted(groups.items()):
         for variant, ck in sorted(branches.items()):
-            fm = final_metrics(ck["history"])
-            run_rows.append({**dict(zip(KEY, key)), "variant": variant,
-                             **{k: fm[k] * (100 if k.endswith("acc") else 1) for k in FINAL_METRICS}})
+            run_rows.append({**dict(zip(KEY, key)), "variant": variant, **in_percent(final_metrics(ck["history"]))})
         if "qhat" not in branches:
             continue
         ref = branches["qhat"]
         qs = _quantizers(ref["run"])
-        maps = weight_maps(ref["run"]["estimators"], qs) if "estimators" in ref["run"] else None
+        maps = weight_maps(ref["run"].estimators, qs) if ref["run"].estimators is not None else None
         w_ref = _latent(ref)
         m_ref = final_metrics(ref["history"])
-        for pair, (_, other) in PAIRS.items():
-            if other not in branches:
-                continue
-            use_map = uses_weight_map(pair, key[1])
+        for pair, other, use_map in _pairs_present(branches, key[1]):
             pm = pair_metrics(w_ref, _latent(branches[other]), qs, maps if use_map else None)
-            diff = {f"diff_{k}": (m_ref[k] - v) * (100 if k.endswith("acc") else 1)
-                    for k, v in final_metrics(branches[other]["history"]).items()}
+            diff = in_percent(metric_differences(m_ref, final_metrics(branches[other]["history"])))
+            diff = {f"diff_{k}": v for k, v in diff.items()}
             pair_rows.append({**dict(zip(KEY, key)), "pair": pair, "E_bar": pm["E_bar"],
                               "agreement": pm["agreement"], "n_weights": pm["n_weights"], **diff})
     runs = pd.DataFrame(run_rows)
@@ -96,21 +101,18 @@ def track_pairs(groups: dict, snapshot_paths) -> pd.DataFrame:
     """Ē and agreement over training for every pair whose two snapshot files are given."""
     snaps: dict = {}
     for path in snapshot_paths:
-        s = torch.load(path, map_location="cpu", weights_only=False)
-        snaps.setdefault(_run_key(s["run"]), {})[s["run"].get("variant", "qhat")] = s
+        s = load_checkpoint(path)
+        snaps.setdefault(_run_key(s["run"]), {})[s["run"].variant] = s
     rows = []
     for key, by_variant in sorted(snaps.items()):
         if "qhat" not in by_variant:
             continue
         run = by_variant["qhat"]["run"]
         qs = _quantizers(run)
-        maps = weight_maps(run["estimators"], qs)
-        for pair, (_, other) in PAIRS.items():
-            if other not in by_variant:
-                continue
-            use_map = uses_weight_map(pair, key[1])
+        maps = weight_maps(run.estimators, qs)
+        for pair, other, use_map in _pairs_present(by_variant, key[1]):
             for r in tracked_pair_metrics(by_variant["qhat"], by_variant[other], qs,
-                                          maps if use_map else None, from_step=int(run.get("fork_step", 0))):
+                                          maps if use_map else None, from_step=int(run.fork_step)):
                 rows.append({**dict(zip(KEY, key)), "pair": pair, **r})
     return pd.DataFrame(rows, columns=[*KEY, "pair", "step", "E_bar", "agreement", "n_weights"])
 
@@ -128,7 +130,7 @@ def scatter_arrays(groups: dict, n_points: int, bits: int | None = None) -> dict
         branches = groups[key]
         run = branches["qhat"]["run"]
         qs = _quantizers(run)
-        maps = weight_maps(run["estimators"], qs)
+        maps = weight_maps(run.estimators, qs)
         w_ref = _latent(branches["qhat"])
         for label, pair in (("adjusted", "baseline"), ("unadjusted", "unadjusted")):
             other = PAIRS[pair][1]
@@ -150,5 +152,3 @@ def scatter_arrays(groups: dict, n_points: int, bits: int | None = None) -> dict
         out["thresholds"] = np.asarray(q.thresholds) / half
     return out
 
-
-# ---------------------------------------------------------------- tables

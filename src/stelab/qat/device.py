@@ -1,4 +1,9 @@
-"""Device of a training job and its numerics settings: cuDNN, deterministic kernels, bf16, channels_last."""
+"""Device of a training job and its numerics settings: cuDNN, deterministic kernels, bf16, channels_last.
+
+Paper A (arXiv 2405.05171) §6.2 compares two branches weight by weight (Ē, eq. 5), so the
+kernels must not add run-to-run noise of their own; these settings (``qat.deterministic``,
+``qat.cudnn_benchmark``, ``qat.amp``, ``qat.channels_last``) decide that on a GPU.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,24 @@ from contextlib import nullcontext
 
 import torch
 
+from .settings import RunSettings
+
+
 def pick_device() -> torch.device:
     """``cuda`` when available, else ``cpu`` (one code path)."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def configure_backends(run: dict, device: torch.device) -> None:
+def configure_backends(run: RunSettings, device: torch.device) -> None:
     """Process-wide GPU numerics settings of a run: cuDNN algorithm choice and deterministic kernels.
 
-    ``run["deterministic"]`` (qat.deterministic, default true) sets ``cudnn.deterministic`` and
+    ``run.deterministic`` (qat.deterministic, default true) sets ``cudnn.deterministic`` and
     ``torch.use_deterministic_algorithms(True, warn_only=True)`` (with the cuBLAS workspace
     ``:4096:8`` it requires): the same inputs then give bit-identical outputs run to run on one
     GPU and software stack, so two branches differ only by what the fork changed and Ē measures
     the estimators, not scheduling noise. ``warn_only``: the few CUDA kernels without a
     deterministic version (e.g. the backward of adaptive average pooling in ResNet's head, a
-    float-only layer) warn instead of failing. ``run["cudnn_benchmark"]`` (default false) lets
+    float-only layer) warn instead of failing. ``run.cudnn_benchmark`` (default false) lets
     cuDNN time candidate convolution algorithms and keep the fastest; the choice can differ
     between processes, so paired branches may then use different kernels and drift apart by
     float rounding (≈1 ulp per step, amplified by training). Trade-off: deterministic kernels
@@ -31,22 +39,22 @@ def configure_backends(run: dict, device: torch.device) -> None:
     """
     if device.type != "cuda":
         return
-    deterministic = bool(run.get("deterministic", True))
+    deterministic = bool(run.deterministic)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.backends.cudnn.deterministic = deterministic
-    torch.backends.cudnn.benchmark = bool(run.get("cudnn_benchmark", False))
+    torch.backends.cudnn.benchmark = bool(run.cudnn_benchmark)
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
 
 
-def autocast(run: dict, device: torch.device):
-    """bf16 autocast for forward passes when ``run["amp"] == "bf16"`` (weights, Q(w), optimiser stay float32)."""
-    if run.get("amp", "none") == "bf16":
+def autocast(run: RunSettings, device: torch.device):
+    """bf16 autocast for forward passes when ``run.amp == "bf16"`` (weights, Q(w), optimiser stay float32)."""
+    if run.amp == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 
 
-def to_device(x: torch.Tensor, run: dict, device) -> torch.Tensor:
+def to_device(x: torch.Tensor, run: RunSettings, device) -> torch.Tensor:
     """A batch on ``device`` (non-blocking from pinned memory), channels_last when the run asks for it."""
     x = x.to(device, non_blocking=True)
-    return x.contiguous(memory_format=torch.channels_last) if run.get("channels_last") and x.dim() == 4 else x
+    return x.contiguous(memory_format=torch.channels_last) if run.channels_last and x.dim() == 4 else x

@@ -1,8 +1,10 @@
 """A run's data: MNIST tensors in memory or ImageFolder DataLoaders, and their evaluation.
 
-MNIST (:func:`prepare_data`) lives in memory as float tensors (no DataLoader); the ResNets
-(:data:`stelab.qat.settings.IMAGEFOLDER_MODELS`) read an ImageFolder through DataLoaders
-(:func:`imagefolder_data`) whose sampler draws the same (seed, epoch) order.
+Paper A (arXiv 2405.05171) §6.1 trains on MNIST and ImageNet. MNIST (:func:`prepare_data`)
+lives in memory as float tensors (no DataLoader); the ResNets
+(:data:`stelab.qat.settings.RESNETS`) read an ImageFolder through DataLoaders
+(:func:`imagefolder_data`) whose sampler draws the same (seed, epoch) order. The per-epoch
+evaluation gives the train/val loss and accuracy of Table 5.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-
 from ..data.imagefolder import check_imagefolder, imagefolder_loaders, imagefolder_transforms
 from .device import to_device
+from .settings import RunSettings
+
 
 def to_inputs(images: torch.Tensor) -> torch.Tensor:
     """uint8 [N, 28, 28] (or [N, C, H, W]) → float32 [N, C, H, W] in [0, 1]."""
@@ -22,9 +25,9 @@ def to_inputs(images: torch.Tensor) -> torch.Tensor:
     return x.unsqueeze(1) if x.dim() == 3 else x
 
 
-def data_for_run(raw: dict, run: dict, device=None) -> dict:
+def data_for_run(raw: dict, run: RunSettings, device=None) -> dict:
     """:func:`prepare_data` with the run's subset sizes."""
-    return prepare_data(raw, run.get("train_subset"), run.get("val_subset"), run.get("eval_train_subset"), device)
+    return prepare_data(raw, run.train_subset, run.val_subset, run.eval_train_subset, device)
 
 
 def n_train_of(raw: dict, train_subset: int | None) -> int:
@@ -66,7 +69,7 @@ def _spaced(dataset, n: int | None):
     return torch.utils.data.Subset(dataset, torch.linspace(0, len(dataset) - 1, int(n)).round().long().tolist())
 
 
-def imagefolder_data(root, run: dict, workers: int = 0, pin_memory: bool = False) -> dict:
+def imagefolder_data(root, run: RunSettings, workers: int = 0, pin_memory: bool = False) -> dict:
     """DataLoaders ``train``, ``val`` and ``eval_train`` of the ImageFolder at ``root`` for ``run``.
 
     ``train``: RandomResizedCrop(image_size) + horizontal flip; sample order and every augmentation
@@ -78,26 +81,26 @@ def imagefolder_data(root, run: dict, workers: int = 0, pin_memory: bool = False
     """
     from torchvision.datasets import ImageFolder
 
-    if run.get("train_subset"):
+    if run.train_subset:
         raise ValueError("qat.train_subset: not supported with an ImageFolder model; point data.imagefolder "
                          "at a smaller copy of the dataset")
-    loaders = imagefolder_loaders(root, run["batch_size"], run["image_size"], workers, pin_memory, run["seed"])
-    if len(loaders.train.dataset) != run["n_train"]:
+    loaders = imagefolder_loaders(root, run.batch_size, run.image_size, workers, pin_memory, run.seed)
+    if len(loaders.train.dataset) != run.n_train:
         raise ValueError(f"data.imagefolder: {root} has {len(loaders.train.dataset)} training images but the run "
-                         f"was set up for {run['n_train']}")
+                         f"was set up for {run.n_train}")
 
     def loader(dataset):
-        return torch.utils.data.DataLoader(dataset, batch_size=run["batch_size"], shuffle=False, num_workers=workers,
+        return torch.utils.data.DataLoader(dataset, batch_size=run.batch_size, shuffle=False, num_workers=workers,
                                            pin_memory=pin_memory, persistent_workers=workers > 0)
 
-    _, val_tf = imagefolder_transforms(run["image_size"])
-    val = loaders.val if not run.get("val_subset") else loader(_spaced(loaders.val.dataset, run["val_subset"]))
-    eval_train = _spaced(ImageFolder(Path(root) / "train", transform=val_tf), run.get("eval_train_subset"))
+    _, val_tf = imagefolder_transforms(run.image_size)
+    val = loaders.val if not run.val_subset else loader(_spaced(loaders.val.dataset, run.val_subset))
+    eval_train = _spaced(ImageFolder(Path(root) / "train", transform=val_tf), run.eval_train_subset)
     return {"train": loaders.train, "val": val, "eval_train": loader(eval_train)}
 
 
 @torch.no_grad()
-def evaluate_loader(model: nn.Module, loader, run: dict, device) -> tuple[float, float]:
+def evaluate_loader(model: nn.Module, loader, run: RunSettings, device) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` over a DataLoader of (images, labels), eval mode."""
     was = model.training
     model.eval()

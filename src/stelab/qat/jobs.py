@@ -1,5 +1,9 @@
 """The QAT jobs behind ``stelab pretrain``, ``fork``, ``train-branch``, ``compare`` and ``qat-tables``.
 
+Paper A (arXiv 2405.05171) §6: the Q̂-net is pretrained for a fraction of the schedule (§6.1,
+"Identical initial training period"), forked into the branches, each trained to the end, then
+compared (§6.2) and tabulated (Tables 3–5).
+
 Each job reads its inputs, decides whether a resume checkpoint may be used, chooses the data
 (MNIST tensors, or ImageFolder DataLoaders for a ResNet), runs, and writes its outputs
 atomically. The command-line layer (:mod:`stelab.commands.qat`) only parses arguments.
@@ -9,20 +13,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io import atomic_path, save_torch, write_json, write_table
-from .checkpoints import init_checkpoint, load_checkpoint
-from .inputs import data_for_run, imagefolder_data, imagefolder_n_train, n_train_of
+from ..io import atomic_path, write_json, write_table
+from .checkpoints import init_checkpoint, load_checkpoint, save_checkpoint
 from .device import pick_device
+from .inputs import data_for_run, imagefolder_data, imagefolder_n_train, n_train_of
 from .loop import train
-from .settings import IMAGEFOLDER_MODELS, pretrain_steps, run_from_config, uses_imagefolder
+from .settings import LR_TWEAK, RESNETS, RunSettings, run_from_config
 
 
 def resume_or(start: dict, ckpt_path: Path) -> dict:
     """The saved checkpoint when it belongs to the same run, otherwise ``start`` (a stale one is ignored)."""
     if not ckpt_path.exists():
         return start
-    saved = load_checkpoint(ckpt_path)
-    if saved.get("run") != start["run"]:
+    try:
+        saved = load_checkpoint(ckpt_path)
+    except ValueError as exc:
+        print(f"ignoring checkpoint {ckpt_path}: {exc}", flush=True)
+        return start
+    if saved["run"] != start["run"]:
         print(f"ignoring checkpoint {ckpt_path}: it belongs to a different run (settings changed)", flush=True)
         return start
     print(f"resuming from {ckpt_path} at step {saved['step']}", flush=True)
@@ -37,9 +45,9 @@ def imagefolder_size(root) -> tuple[int, int]:
         raise ValueError(f"data.imagefolder: {exc}") from None
 
 
-def train_data(data_dir, run: dict, workers: int = 0, pin_memory: bool = False) -> dict:
+def train_data(data_dir, run: RunSettings, workers: int = 0, pin_memory: bool = False) -> dict:
     """The run's data from ``data_dir``: MNIST tensors in memory, or ImageFolder DataLoaders for a ResNet."""
-    if uses_imagefolder(run):
+    if run.uses_imagefolder:
         imagefolder_size(data_dir)
         if workers < 0:
             raise ValueError(f"--workers must be >= 0, got {workers}")
@@ -56,7 +64,7 @@ def pretrain(qat: dict, *, data_dir, optimizer: str, seed: int, lr_factor: float
     For a ResNet the class count comes from the ImageFolder (and must match qat.model.num_classes).
     """
     model = dict(qat.get("model") or {})
-    if model.get("name") in IMAGEFOLDER_MODELS:
+    if model.get("name") in RESNETS:
         n_train, n_classes = imagefolder_size(data_dir)
         if model.setdefault("num_classes", n_classes) != n_classes:
             raise ValueError(f"qat.model.num_classes is {model['num_classes']} but data.imagefolder {data_dir} "
@@ -68,19 +76,19 @@ def pretrain(qat: dict, *, data_dir, optimizer: str, seed: int, lr_factor: float
         n_train = n_train_of(load_mnist(data_dir), qat.get("train_subset"))
     run = run_from_config(qat, optimizer, seed, n_train, lr_factor, bits)
     start = resume_or(init_checkpoint(run), ckpt_path)
-    final = train(start, train_data(data_dir, run, workers, pin_memory), pretrain_steps(run),
+    final = train(start, train_data(data_dir, run, workers, pin_memory), run.pretrain_steps,
                   checkpoint_path=ckpt_path, checkpoint_every=checkpoint_every, label="pretrain")
-    save_torch(out, final)
+    save_checkpoint(out, final)
     ckpt_path.unlink(missing_ok=True)
 
 
 def fork_branch(qat: dict, *, pretrained, variant: str, out) -> None:
     """Derive ``variant`` from the fork-point checkpoint ``pretrained`` (:func:`stelab.qat.fork.fork`)."""
-    from .fork import LR_TWEAK, fork
+    from .fork import fork
 
     branch = fork(load_checkpoint(pretrained), variant, float(qat.get("lr_tweak", LR_TWEAK)),
                   qat.get("ste_lr_scope", "quantized"))
-    save_torch(out, branch)
+    save_checkpoint(out, branch)
 
 
 def train_branch(*, init, data_dir, out, history, snapshots, ckpt_path: Path, checkpoint_every: int,
@@ -93,11 +101,11 @@ def train_branch(*, init, data_dir, out, history, snapshots, ckpt_path: Path, ch
     data = train_data(data_dir, run, workers, pin_memory)
     start = resume_or(start, ckpt_path)
     final = train(start, data, checkpoint_path=ckpt_path, checkpoint_every=checkpoint_every,
-                  label=f"{run['optimizer']}/{run.get('variant')}")
+                  label=f"{run.optimizer}/{run.variant}")
     snaps = final.pop("snapshots")
-    save_torch(snapshots, {"run": run, "steps": snaps["steps"], "weights": dict(snaps["weights"])})
+    save_checkpoint(snapshots, {"run": run, "steps": snaps["steps"], "weights": dict(snaps["weights"])})
     write_table(history, pd.DataFrame(final["history"]))
-    save_torch(out, {**final, "snapshots": {"steps": [], "weights": {}}})
+    save_checkpoint(out, {**final, "snapshots": {"steps": [], "weights": {}}})
     ckpt_path.unlink(missing_ok=True)
 
 

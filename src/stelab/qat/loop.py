@@ -1,4 +1,10 @@
-"""The training loop: checkpoint dict in, checkpoint dict out.
+"""The training loop of paper A (arXiv 2405.05171) §6.1: checkpoint dict in, checkpoint dict out.
+
+Each step applies the optimiser's update w⁽ᵗ⁺¹⁾ = w⁽ᵗ⁾ + g⁽ᵗ⁾(∇f⁽⁰⁾Q̂'(w⁽⁰⁾), …, ∇f⁽ᵗ⁾Q̂'(w⁽ᵗ⁾), η)
+(paper A eq. 2) with the learning rate of the warm-up + cosine schedule
+(:func:`stelab.qat.settings.lr_schedule`) times each parameter's scale; every epoch ends with an
+evaluation (Table 5's loss and accuracy) and quantized weights are snapshotted for Ē over
+training (paper A App. I).
 
 Determinism: the init stream is the model seed (:func:`stelab.qat.models.build_model`); the
 batch order of epoch e is a permutation drawn from a separate ``torch.Generator`` seeded by
@@ -10,57 +16,31 @@ bit-identically on the CPU. One loop serves MNIST tensors and ImageFolder DataLo
 from __future__ import annotations
 
 import math
-import sys
 import time
 
 import torch
 from torch import nn
 
 from ..data.order import epoch_permutation
-from ..io import save_torch
-from .checkpoints import export_checkpoint, load_into
+from ..progress import Progress
+from .checkpoints import export_checkpoint, load_into, save_checkpoint
 from .device import autocast, configure_backends, pick_device, to_device
 from .inputs import evaluate, evaluate_loader
 from .models import quantized_layers
-from .settings import lr_schedule, steps_per_epoch, total_steps
-
-class _Progress:
-    """A one-line bar on a terminal, plain log lines otherwise."""
-
-    def __init__(self, label: str, start: int, stop: int, stream=None):
-        self.label, self.start, self.stop = label, start, stop
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.t0 = time.perf_counter()
-        self.last = -1
-
-    def step(self, step: int):
-        if not self.tty or self.stop <= self.start:
-            return
-        pct = int(100 * (step - self.start) / (self.stop - self.start))
-        if pct != self.last:
-            self.last = pct
-            bar = "#" * (pct // 4) + "." * (25 - pct // 4)
-            self.stream.write(f"\r{self.label} [{bar}] {pct:3d}% step {step}/{self.stop}")
-            self.stream.flush()
-
-    def log(self, msg: str):
-        if self.tty:
-            self.stream.write("\r\033[K")
-        print(f"{self.label}: {msg}", file=self.stream, flush=True)
+from .settings import RunSettings, lr_schedule
 
 
-def _epoch_batches(data: dict, run: dict, epoch: int, start: int, device):
+def _epoch_batches(data: dict, run: RunSettings, epoch: int, start: int, device):
     """(inputs, labels, key) of batches ``start``, ``start`` + 1, … of ``epoch``.
 
-    Tensors: the slices of :func:`batch_order` (key: the example indices). DataLoaders: the
+    Tensors: slices of the epoch's permutation (key: the example indices). DataLoaders: the
     sampler is set to (seed, ``epoch``) with the first ``start`` batches skipped (key: the inputs).
     """
-    bs = run["batch_size"]
+    bs = run.batch_size
     if isinstance(data["train"], tuple):
         xtr, ytr = data["train"]
-        order = epoch_permutation(len(ytr), run["seed"], epoch).to(device)
-        for i in range(start, steps_per_epoch(run)):
+        order = epoch_permutation(len(ytr), run.seed, epoch).to(device)
+        for i in range(start, run.steps_per_epoch):
             idx = order[i * bs : (i + 1) * bs]
             yield to_device(xtr[idx], run, device), ytr[idx], idx
         return
@@ -70,7 +50,7 @@ def _epoch_batches(data: dict, run: dict, epoch: int, start: int, device):
         yield x, y.to(device, non_blocking=True), x
 
 
-def _evaluate(model: nn.Module, part, run: dict, device) -> tuple[float, float]:
+def _evaluate(model: nn.Module, part, run: RunSettings, device) -> tuple[float, float]:
     if isinstance(part, tuple):
         return evaluate(model, to_device(part[0], run, device), part[1])
     return evaluate_loader(model, part, run, device)
@@ -96,7 +76,9 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
     start and end. A non-finite loss raises ValueError naming the step. ``batch_hook(step, key)``,
     if given, sees every batch (key: its example indices for tensors, its inputs for DataLoaders).
     Device settings come from the run (:func:`configure_backends`, :func:`autocast`,
-    channels_last). Returns the final checkpoint (CPU tensors).
+    channels_last). Progress goes to ``stream`` (default stderr) under ``label``: a bar on a
+    terminal, a line per tenth of the steps otherwise, and one line per epoch with its metrics.
+    Returns the final checkpoint (CPU tensors).
     """
     run = ckpt["run"]
     device = torch.device(device) if device is not None else pick_device()
@@ -106,59 +88,60 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
                           "weights": {k: list(v) for k, v in ckpt["snapshots"]["weights"].items()}}}
     model, opt = load_into(ckpt, device)
     model.train()
-    spe, total = steps_per_epoch(run), total_steps(run)
+    spe, total = run.steps_per_epoch, run.total_steps
     stop = total if stop_step is None else min(int(stop_step), total)
     step = int(ckpt["step"])
     if isinstance(data["train"], tuple):
         data = {k: (x.to(device), y.to(device)) for k, (x, y) in data.items()}  # no-op when already there
     n_train = len(data["train"][1]) if isinstance(data["train"], tuple) else len(data["train"].dataset)
-    if n_train != run["n_train"]:
-        raise ValueError(f"training set has {n_train} examples but the run was set up for {run['n_train']}")
-    every = int(run.get("track_every") or 0)
-    bar = _Progress(label, step, stop, stream)
-    bar.log(f"{run['optimizer']} {run.get('variant', '')} seed {run['seed']}: steps {step}→{stop} of {total} on {device}")
-    if step == run.get("fork_step", 0) or not ckpt["snapshots"]["steps"]:
-        _snapshot(model, ckpt, step)  # run start (fresh or fork); a resumed run has it already
-    fit_loss, fit_n = ckpt.get("fit", (0.0, 0))
-    t_epoch = time.perf_counter()
-    base_ests = {n: pq.estimator for n, (_, pq) in quantized_layers(model).items()}
-    while step < stop:
-        epoch = step // spe
-        for n, (_, pq) in quantized_layers(model).items():
-            pq.estimator = base_ests[n].at_epoch(epoch, run["epochs"])
-        for x, y, key in _epoch_batches(data, run, epoch, step % spe, device):
-            if batch_hook is not None:
-                batch_hook(step, key)
-            factor = lr_schedule(step, total, run["warmup_frac"]) * run.get("lr_factor", 1.0)
-            for g in opt.param_groups:
-                g["lr"] = run["lr"] * g["lr_scale"] * factor
-            with autocast(run, device):
-                loss = nn.functional.cross_entropy(model(x), y)
-            lv = float(loss.detach())
-            if not math.isfinite(lv):
-                raise ValueError(f"non-finite training loss {lv} at step {step} (epoch {epoch}) of run "
-                                 f"{run['optimizer']}/{run.get('variant')}/seed {run['seed']}: lower qat lr")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            fit_loss, fit_n = fit_loss + lv * len(y), fit_n + len(y)
-            bar.step(step)
-            if every and step % every == 0 or step == stop:
-                _snapshot(model, ckpt, step)
-            if step % spe == 0:
+    if n_train != run.n_train:
+        raise ValueError(f"training set has {n_train} examples but the run was set up for {run.n_train}")
+    every = int(run.track_every or 0)
+    with Progress(label, stop, start=step, stream=stream) as bar:
+        bar.log(f"{run.optimizer} {run.variant} seed {run.seed}: steps {step}→{stop} of {total} on {device}")
+        if step == run.fork_step or not ckpt["snapshots"]["steps"]:
+            _snapshot(model, ckpt, step)  # run start (fresh or fork); a resumed run has it already
+        fit_loss, fit_n = ckpt.get("fit", (0.0, 0))
+        t_epoch = time.perf_counter()
+        base_ests = {n: pq.estimator for n, (_, pq) in quantized_layers(model).items()}
+        while step < stop:
+            epoch = step // spe
+            for n, (_, pq) in quantized_layers(model).items():
+                pq.estimator = base_ests[n].at_epoch(epoch, run.epochs)
+            for x, y, key in _epoch_batches(data, run, epoch, step % spe, device):
+                if batch_hook is not None:
+                    batch_hook(step, key)
+                factor = lr_schedule(step, total, run.warmup_frac) * run.lr_factor
+                for g in opt.param_groups:
+                    g["lr"] = run.lr * g["lr_scale"] * factor
                 with autocast(run, device):
-                    tr_loss, tr_acc = _evaluate(model, data["eval_train"], run, device)
-                    va_loss, va_acc = _evaluate(model, data["val"], run, device)
-                row = {"epoch": step // spe, "step": step, "lr": run["lr"] * factor,
-                       "fit_loss": fit_loss / max(fit_n, 1), "train_loss": tr_loss, "train_acc": tr_acc,
-                       "val_loss": va_loss, "val_acc": va_acc, "seconds": time.perf_counter() - t_epoch}
-                ckpt["history"].append(row)
-                bar.log(f"epoch {row['epoch']} step {step}: train loss {tr_loss:.4f} acc {tr_acc:.4f}, "
-                        f"val loss {va_loss:.4f} acc {va_acc:.4f} ({row['seconds']:.1f} s)")
-                fit_loss, fit_n, t_epoch = 0.0, 0, time.perf_counter()
-            if checkpoint_path and checkpoint_every and step % checkpoint_every == 0 and step < stop:
-                save_torch(checkpoint_path, export_checkpoint(model, opt, ckpt, step, base_ests, (fit_loss, fit_n)))
-            if step == stop or step % spe == 0:
-                break
+                    loss = nn.functional.cross_entropy(model(x), y)
+                lv = float(loss.detach())
+                if not math.isfinite(lv):
+                    raise ValueError(f"non-finite training loss {lv} at step {step} (epoch {epoch}) of run "
+                                     f"{run.optimizer}/{run.variant}/seed {run.seed}: lower qat lr")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                fit_loss, fit_n = fit_loss + lv * len(y), fit_n + len(y)
+                bar.update()
+                if every and step % every == 0 or step == stop:
+                    _snapshot(model, ckpt, step)
+                if step % spe == 0:
+                    with autocast(run, device):
+                        tr_loss, tr_acc = _evaluate(model, data["eval_train"], run, device)
+                        va_loss, va_acc = _evaluate(model, data["val"], run, device)
+                    row = {"epoch": step // spe, "step": step, "lr": run.lr * factor,
+                           "fit_loss": fit_loss / max(fit_n, 1), "train_loss": tr_loss, "train_acc": tr_acc,
+                           "val_loss": va_loss, "val_acc": va_acc, "seconds": time.perf_counter() - t_epoch}
+                    ckpt["history"].append(row)
+                    bar.log(f"epoch {row['epoch']} step {step}: train loss {tr_loss:.4f} acc {tr_acc:.4f}, "
+                            f"val loss {va_loss:.4f} acc {va_acc:.4f} ({row['seconds']:.1f} s)")
+                    fit_loss, fit_n, t_epoch = 0.0, 0, time.perf_counter()
+                if checkpoint_path and checkpoint_every and step % checkpoint_every == 0 and step < stop:
+                    save_checkpoint(checkpoint_path,
+                                    export_checkpoint(model, opt, ckpt, step, base_ests, (fit_loss, fit_n)))
+                if step == stop or step % spe == 0:
+                    break
     return export_checkpoint(model, opt, ckpt, step, base_ests, (fit_loss, fit_n))

@@ -1,4 +1,4 @@
-"""Alignment metrics between two trained models (paper A §6.2, eq. 5).
+"""Alignment metrics between two trained models (paper A, arXiv 2405.05171, §6.2, eq. 5).
 
 Weight alignment error per quantized weight, normalised by the layer's representable-range
 length w_max − w_min (= 2m for the range layout)::
@@ -10,6 +10,8 @@ so that E⁽⁰⁾ = 0 at the fork for every pair. Ē is the mean of E over all 
 the model, in percent. Quantized weight agreement is the fraction of quantized weights with
 Q(w_a) == Q(w_b). Both are computed at the end of training (Tables 3–4) and, from weight
 snapshots, every ``track_every`` steps during training (the paper's App. I future-work item).
+The pairs are :data:`stelab.qat.settings.PAIRS`; Table 5 adds each branch's final loss and
+accuracy and their differences.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import torch
 
 from ..equivalence import WeightMap
 from ..estimators import get_estimator
-from .settings import PAIRS
 
 #: the per-branch final metrics of Table 5
 FINAL_METRICS = ("train_acc", "train_loss", "val_acc", "val_loss")
@@ -81,13 +82,18 @@ def final_metrics(history: list[dict]) -> dict:
     if not history:
         raise ValueError("run has no evaluated epoch (history is empty)")
     last = history[-1]
-    return {k: float(last[k]) for k in ("train_acc", "train_loss", "val_acc", "val_loss")}
+    return {k: float(last[k]) for k in FINAL_METRICS}
 
 
-def metric_differences(ste: dict, qhat: dict) -> dict:
-    """Table 5 "Diff" row: Q̂-net minus STE-net for each metric (the paper's sign convention,
-    e.g. MNIST SGD train loss 0.1483 − 0.1439 = 0.0044)."""
-    return {k: qhat[k] - ste[k] for k in ("train_acc", "train_loss", "val_acc", "val_loss")}
+def metric_differences(qhat: dict, other: dict) -> dict:
+    """Table 5 "Diff" row: Q̂-net minus the other net for each metric (the paper's sign convention,
+    e.g. MNIST SGD train loss 0.1483 − 0.1439 = 0.0044 with the STE-net as the other)."""
+    return {k: qhat[k] - other[k] for k in FINAL_METRICS}
+
+
+def in_percent(metrics: dict) -> dict:
+    """The metrics with accuracies (fractions) in percent, as the tables print them."""
+    return {k: v * (100 if k.endswith("acc") else 1) for k, v in metrics.items()}
 
 
 def loglog_slope(x, y) -> tuple[float, float]:

@@ -1,4 +1,5 @@
-"""Models for quantization-aware training and the mechanism that quantizes their weights.
+"""Models for quantization-aware training (paper A, arXiv 2405.05171, §6.1) and the mechanism
+that quantizes their weights.
 
 Any ``nn.Module`` can have chosen parameters quantized: :func:`quantize_parameters` registers a
 :class:`QuantizeParam` parametrization on each selected parameter, so that the module sees
@@ -25,9 +26,8 @@ from torch.nn.utils import parametrize
 
 from ..estimators import Estimator, get_estimator, quantize
 from ..quantizers import UniformQuantizer, he_uniform_bound
-from .settings import RESNETS
+from .settings import DEFAULT_QUANTIZE, MNIST_MODEL, MODELS, RESNETS
 
-DEFAULT_QUANTIZED = ("conv*.weight",)
 #: every conv kernel of a torchvision ResNet (stem, blocks, downsample shortcuts); BN and fc stay float
 RESNET_QUANTIZED = ("conv1.weight", "layer*.conv*.weight", "layer*.downsample.0.weight")
 
@@ -49,7 +49,7 @@ class QuantizeParam(nn.Module):
 
 
 class MnistConvNet(nn.Module):
-    """Chollet's MNIST convnet (spec §5): Conv32-3 → ReLU → MaxPool2 → Conv64-3 → ReLU → MaxPool2 →
+    """Chollet's MNIST convnet (paper A §6.1, model 1): Conv32-3 → ReLU → MaxPool2 → Conv64-3 → ReLU → MaxPool2 →
     Conv128-3 → ReLU → [MaxPool2, authors' code] → Flatten → Dense10 (logits)."""
 
     def __init__(self, third_pool: bool = False, in_channels: int = 1, n_classes: int = 10):
@@ -92,11 +92,11 @@ def build_model(spec: dict | None, seed: int) -> nn.Module:
     """Build the float model named by ``spec["name"]``, initialised from its own stream ``seed``.
 
     The init stream is a ``torch.Generator`` seeded by ``seed`` alone; the data order uses a
-    separate generator (:func:`stelab.training.batch_order`), so the two never interact.
+    separate generator (:func:`stelab.data.order.epoch_permutation`), so the two never interact.
     """
-    spec = dict(spec or {"name": "mnist_convnet"})
-    name = spec.pop("name", "mnist_convnet")
-    if name == "mnist_convnet":
+    spec = dict(spec or {"name": MNIST_MODEL})
+    name = spec.pop("name", MNIST_MODEL)
+    if name == MNIST_MODEL:
         model = MnistConvNet(**spec)
         he_uniform_(model, torch.Generator().manual_seed(int(seed)))
         return model
@@ -111,7 +111,7 @@ def build_model(spec: dict | None, seed: int) -> nn.Module:
         # where a vanishing Q̂' never moves them).
         he_uniform_(model, torch.Generator().manual_seed(int(seed)))
         return model
-    allowed = ", ".join(map(repr, ("mnist_convnet", *RESNETS)))
+    allowed = ", ".join(map(repr, MODELS))
     raise ValueError(f"qat.model.name: unknown model {name!r}; allowed: {allowed}")
 
 
@@ -189,9 +189,9 @@ def build_quantized_model(model_spec: dict | None, quant_spec: dict, estimators,
     model = build_model(model_spec, seed)
     quantize_parameters(
         model,
-        quant_spec.get("params", DEFAULT_QUANTIZED),
+        quant_spec.get("params", DEFAULT_QUANTIZE["params"]),
         quant_spec["bits"],
-        quant_spec.get("layout", "range"),
+        quant_spec.get("layout", DEFAULT_QUANTIZE["layout"]),
         estimators,
     )
     return model

@@ -1,4 +1,4 @@
-"""The paper's MNIST numbers that the QAT report places beside ours (paper A, §6.3).
+"""The paper's MNIST numbers that the QAT report places beside ours (paper A, arXiv 2405.05171, §6.3).
 
 Single source for every table of the report; values copied from the paper's text:
 Table 3 (Ē, SGD + momentum), Table 4 (Ē and quantized weight agreement, MNIST columns),
@@ -39,4 +39,5 @@ TABLE5_MNIST = {
     ("adam", "diff"): {"train_acc": 0.07, "train_loss": -0.0016, "val_acc": -0.08, "val_loss": -0.0013},
 }
 
+#: the paper's table labels of the optimisers of :data:`stelab.qat.settings.OPTIMIZERS` (Tables 4–5)
 OPTIMIZER_LABEL = {"momentum": "S", "sgd": "SGD", "adam": "A"}

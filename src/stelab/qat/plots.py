@@ -1,4 +1,6 @@
-"""Figures of the QAT report: Fig. 3 of paper A, Ē and agreement over training, Ē against η."""
+"""Figures of the QAT report (paper A, arXiv 2405.05171): Fig. 3 (App. J), Ē and quantized
+agreement over training (§6.2 metrics, the App. I future-work item), Ē against η.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +8,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-PAIR_STYLE = {"baseline": ("C0", "baseline (Q̂ vs STE)"), "lrtweak": ("C2", "lr-tweak (Q̂ vs Q̂, η×1.01)"),
+from .paper_values import PAPER_BITS
+from .settings import LR_TWEAK, OPTIMIZERS, PAIRS
+
+#: colour and legend label of each pair of :data:`PAIRS`
+PAIR_STYLE = {"baseline": ("C0", "baseline (Q̂ vs STE)"), "lrtweak": ("C2", f"lr-tweak (Q̂ vs Q̂, η×{LR_TWEAK})"),
               "unadjusted": ("C3", "unadjusted (Q̂ vs STE, no M)")}
+#: axis-title label of each optimiser of :data:`OPTIMIZERS`
 OPT_LABEL = {"momentum": "SGD + momentum", "sgd": "SGD", "adam": "Adam"}
 
 
@@ -16,7 +23,7 @@ def plot_weight_scatter(scatter: dict, optimizer: str = "momentum", max_points: 
 
     ``scatter`` holds ``{optimizer}_{adjusted|unadjusted}_{x|y}`` arrays in units of the layer's
     range half-length and the rounding ``thresholds`` in the same units (grid lines; see
-    :func:`stelab.qat_report.compare_runs`).
+    :func:`stelab.qat.compare.compare_runs`).
     """
     panels = [p for p in ("adjusted", "unadjusted") if f"{optimizer}_{p}_x" in scatter]
     if not panels:
@@ -54,18 +61,19 @@ def _band(ax, d: pd.DataFrame, x: str, y: str, color, label):
 def plot_tracking(tracking: pd.DataFrame, bits: int | None = None):
     """Ē (%) and quantized agreement (%) against the training step, per optimizer and pair (mean ± sd over seeds).
 
-    One bit width is drawn: ``bits``, by default 2 when present (the paper's setting), else the fewest.
+    One bit width is drawn: ``bits``, by default the paper's (2) when present, else the fewest.
     """
     d = tracking[tracking["sweep_factor"] == 1.0]
     if bits is None and len(d):
-        bits = 2 if 2 in set(d["bits"]) else int(d["bits"].min())
+        bits = PAPER_BITS if PAPER_BITS in set(d["bits"]) else int(d["bits"].min())
     d = d[d["bits"] == bits]
-    optimizers = [o for o in ("momentum", "sgd", "adam") if o in set(d["optimizer"])]
+    optimizers = [o for o in OPTIMIZERS if o in set(d["optimizer"])]
     if not optimizers:
         raise ValueError("tracking table holds no runs at learning-rate factor 1")
     fig, axes = plt.subplots(2, len(optimizers), figsize=(5.0 * len(optimizers), 6.4), squeeze=False, sharex="col")
     for j, opt in enumerate(optimizers):
-        for pair, (color, label) in PAIR_STYLE.items():
+        for pair in PAIRS:
+            color, label = PAIR_STYLE[pair]
             dp = d[(d["optimizer"] == opt) & (d["pair"] == pair)]
             if dp.empty:
                 continue

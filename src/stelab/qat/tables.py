@@ -1,7 +1,9 @@
-"""Tables 3–5 and the learning-rate sweep from per-seed comparison rows (paper A §6.3).
+"""Tables 3–5 and the learning-rate sweep from per-seed comparison rows (paper A, arXiv 2405.05171, §6.3).
 
 Mean ± sd over seeds with the paper's MNIST numbers (:mod:`stelab.qat.paper_values`) in
-adjacent columns.
+adjacent columns; rows in the order of :data:`stelab.qat.settings.OPTIMIZERS` and
+:data:`stelab.qat.settings.PAIRS`. The sweep fits log Ē against log η: the per-step growth of
+E⁽ᵗ⁾ in Theorem 5.1 (eq. 6) is a gradient-error term ∝ η plus a convexity term ∝ η².
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import pandas as pd
 
 from . import paper_values as pv
 from .metrics import FINAL_METRICS, loglog_slope
+from .settings import OPTIMIZERS, PAIRS
+
 
 def _mean_sd(df: pd.DataFrame, by, cols) -> pd.DataFrame:
     g = df.groupby(list(by), sort=False)[list(cols)]
@@ -19,8 +23,8 @@ def _mean_sd(df: pd.DataFrame, by, cols) -> pd.DataFrame:
     return out.reset_index()
 
 
-_OPT_ORDER = {"momentum": 0, "sgd": 1, "adam": 2}
-_PAIR_ORDER = {"baseline": 0, "lrtweak": 1, "unadjusted": 2}
+_OPT_ORDER = {name: i for i, name in enumerate(OPTIMIZERS)}
+_PAIR_ORDER = {name: i for i, name in enumerate(PAIRS)}
 
 
 def _paper(table: dict, bits, optimizer, key, field):
@@ -63,7 +67,7 @@ def table5(runs: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     main_pairs = pairs[(pairs["sweep_factor"] == 1.0) & (pairs["pair"] == "baseline")]
     several = main_runs["bits"].nunique() > 1
     for bits in sorted(set(main_runs["bits"])):
-        for optimizer in [o for o in _OPT_ORDER if o in set(main_runs["optimizer"])]:
+        for optimizer in [o for o in OPTIMIZERS if o in set(main_runs["optimizer"])]:
             label = pv.OPTIMIZER_LABEL.get(optimizer, optimizer) + (f", {bits} bit" if several else "")
             r = main_runs[(main_runs["optimizer"] == optimizer) & (main_runs["bits"] == bits)]
             sources = [("ste", f"STE ({label})", r[r["variant"] == "ste"], ""),
