@@ -3,6 +3,7 @@ finite-d SGD, the 1/η scaling of τ_p, and the non-monotone curve from a wide s
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from stelab.theory.fixed_points import fixed_point
 from stelab.theory.fokker_planck import solve_pde
@@ -24,6 +25,22 @@ def test_measure_plateau_on_a_known_step():
     eps = 1.0 - 0.6 / (1 + np.exp(-(tau - 37.0)))   # midpoint between 1 and ≈ 0.4 at τ ≈ 37
     assert measure_plateau(tau, eps) == pytest.approx(37.0, abs=0.05)
     assert measure_plateau(tau, 2 - eps) == pytest.approx(37.0, abs=0.05)   # a rise works too
+
+
+def test_measure_plateau_skips_an_early_transient_above_the_plateau():
+    # ε falls fast from 1.5 to a plateau at 0.6 (time constant 1/3), then drops to 0.2 at τ = 20:
+    # half of the drop (ε = 0.4) is at τ = 20; the midpoint of ε(0) and ε(τ_end), 0.85, is crossed
+    # at τ ≈ 0.3 during the transient.
+    tau = np.linspace(0, 60, 1201)
+    eps = 0.6 + 0.9 * np.exp(-3 * tau) - 0.4 / (1 + np.exp(-(tau - 20.0)))
+    assert measure_plateau(tau, eps) == pytest.approx(20.0, abs=0.05)
+
+
+def test_measure_plateau_ignores_noise_on_the_plateau():
+    rng = np.random.default_rng(0)
+    tau = np.linspace(0, 60, 601)
+    eps = 1.0 - 0.6 / (1 + np.exp(-(tau - 25.0))) + 0.01 * rng.standard_normal(tau.size)
+    assert measure_plateau(tau, eps) == pytest.approx(25.0, abs=0.5)
 
 
 def test_formula_weight_only_omega_1_5():
@@ -103,3 +120,24 @@ def test_wide_start_falls_bottoms_out_then_rises_to_the_fixed_point():
     assert r.eps[i] < 0.7 * eps_star
     assert r.eps[-1] == pytest.approx(eps_star, abs=0.005)
     assert np.all(np.diff(r.eps[r.tau > 40]) > -1e-9)       # the late approach is a monotone rise
+
+
+def test_midrise_start_on_a_threshold():
+    # Midrise b = 2, ω = 1 weights and inputs: levels ±1/3, ±1, thresholds −2/3, 0, 2/3. ŵ₀ ~ N(0, 0.1²)
+    # straddles the threshold 0, so ε(0) = 1.062 is far above the plateau (≈ 0.60, all weights in the
+    # bin of 1/3): the lower half reaches that bin within τ ≈ 2. The bulk then drifts at
+    # v = η(a − c/3) to θ = 2/3 and ε drops to the saturated 1 − 2a + c. Reference τ_p from a and c in
+    # closed form (Gaussian bin sums, independent of the package): 13.195.
+    phi, Phi = stats.norm.pdf, stats.norm.cdf
+    a = 2 * (phi(0) / 3 + (2 / 3) * phi(2 / 3))
+    c = 2 * ((Phi(2 / 3) - 0.5) / 9 + (1 - Phi(2 / 3)))
+    tau_p = (2 / 3) / (0.1 * (a - c / 3))
+    q1 = {"kind": "quantizer", "bits": 2, "omega": 1.0, "layout": "range"}
+    m = Model.from_spec({"weight_map": q1, "input_map": q1, "eta": 0.1, "init": NARROW})
+    assert predicted_plateau(m)["tau_p"] == pytest.approx(tau_p, rel=1e-9)
+    r = solve_pde(m, 30.0, dx=0.005, dt=0.05)
+    assert r.eps[0] > np.interp(8.0, r.tau, r.eps) + 0.4          # the start sits far above the plateau
+    assert r.eps[-1] == pytest.approx(1 - 2 * a + c, abs=5e-3)          # saturated at the top level 1
+    assert measure_plateau(r.tau, r.eps) == pytest.approx(tau_p, rel=0.05)
+    s = simulate(m, 500, 30.0, [0, 1], taus=np.linspace(0, 30, 301))
+    assert measure_plateau(s.tau, s.eps.mean(axis=0)) == pytest.approx(tau_p, rel=0.05)
