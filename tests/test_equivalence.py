@@ -74,7 +74,7 @@ def test_alpha_closed_form_matches_quadrature(bits, k0):
 
 
 def test_alpha_for_the_papers_default_setting():
-    """htge, 2 bits, k0 = 5.5 → t = 11/3 and α = t²/(tanh(t/2)(t + sinh t)) ≈ 0.609 (spec §3)."""
+    """htge, 2 bits, k0 = 5.5 (paper A §6.1) → t = 11/3 and α = t²/(tanh(t/2)(t + sinh t)) ≈ 0.609 (eq. 4)."""
     t = 11 / 3
     expected = t * t / (math.tanh(t / 2) * (t + math.sinh(t)))
     for m in (0.1, 1.0, 3.0):
@@ -141,6 +141,40 @@ def test_assumption_checks():
     jump = estimator_constants({"name": "user_estimators:step_dip"}, q)
     assert jump["assumption_5_1_2"] == "fails" and math.isinf(jump["L_prime"])
     assert not estimator_constants({"name": "sigmoid_sum", "temperature": 5.0}, q)["cyclical"]
+
+
+@pytest.mark.parametrize("t", [1.0, 3.0])
+def test_value_kind_user_estimator_gets_the_closed_form_constants(t):
+    """A ``kind: value`` user Q̂ equal to htge's (tests/user_estimators.py:soft_staircase) gives App. H's
+    closed forms: L+ = (t/2)/tanh(t/2), L− = L+/cosh²(t/2), L′ = L+·(t/Δ)·2 tanh(u)/cosh²(u) at
+    u = min(t/2, log(2+√3)/2); and α of eq. 4 in closed form."""
+    q = UniformQuantizer(3, 1.0)
+    c = estimator_constants({"name": "user_estimators:soft_staircase", "kind": "value", "sharpness": t}, q)
+    l_plus = (t / 2) / math.tanh(t / 2)
+    u = min(t / 2, math.log(2 + math.sqrt(3)) / 2)
+    assert c["L_plus"] == pytest.approx(l_plus, rel=1e-9)
+    assert c["L_minus"] == pytest.approx(l_plus / math.cosh(t / 2) ** 2, rel=1e-9)
+    assert c["L_prime"] == pytest.approx(l_plus * (t / q.delta) * 2 * math.tanh(u) / math.cosh(u) ** 2, rel=1e-6)
+    assert c["alpha"] == pytest.approx(t * t / (math.tanh(t / 2) * (t + math.sinh(t))), rel=1e-8)
+    assert c["convexity_coeff"] > 0
+
+
+def test_an_estimator_outside_autograd_has_no_silent_zero_lipschitz_constant():
+    with pytest.raises(ValueError, match=r"user_estimators:outside_autograd\(kind=grad\).*autograd gives max \|Q̂''\| = 0"):
+        estimator_constants("user_estimators:outside_autograd", UniformQuantizer(2, 1.0))
+
+
+def test_a_nan_constant_is_an_error_naming_estimator_and_constant():
+    """NaN between the validation grid's points, on the constants' grid: L− would be NaN."""
+    q = UniformQuantizer(2, 1.0)
+    with pytest.raises(ValueError, match=r"user_estimators:nan_between_grid_points\(kind=grad\).*constant L_minus is nan"):
+        estimator_constants("user_estimators:nan_between_grid_points", q)
+
+
+@pytest.mark.parametrize("spec", ["user_estimators:negative_dip", {"name": "pwl", "lo": -0.5, "hi": 0.5}], ids=_ids)
+def test_constants_of_an_invalid_estimator_are_refused(spec):
+    with pytest.raises(ValueError, match="negative|vanishes inside the representable range"):
+        estimator_constants(spec, UniformQuantizer(2, 1.0))
 
 
 # --- Theorem 5.1 mechanics, without training ----------------------------------------------

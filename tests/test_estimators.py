@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from stelab.estimators import REGISTRY, UserEstimator, get_estimator, quantize
+from stelab.estimators import REGISTRY, UserEstimator, get_estimator, quantize, validate_estimator
 from stelab.quantizers import UniformQuantizer
 
 MULTIBIT = [
@@ -117,5 +117,66 @@ def test_bad_estimators_fail_with_a_clear_message(spec, match):
         get_estimator(spec)
 
 
-def test_registry_has_every_estimator_of_the_spec():
+def test_registry_has_every_estimator_of_paper_a():
     assert set(REGISTRY) == {"ste", "pwl", "htge", "dsq", "mad", "ede", "approx_sign", "sigmoid_sum"}
+
+
+# --- parameter ranges and validation -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [({"name": "htge", "k0": -1}, "htge: k0 must be > 0, got -1"),
+     ({"name": "htge", "k": 0}, "htge: k must be > 0, got 0"),
+     ({"name": "htge", "t": math.nan}, "htge: t must be > 0, got nan"),
+     ({"name": "mad", "s": -1.0}, "mad: s must be > 0, got -1"),
+     ({"name": "mad", "s": "wide"}, "mad: s must be > 0, got 'wide'"),
+     ({"name": "pwl", "lo": 1.0, "hi": -1.0}, "pwl: lo must be < hi, got lo=1, hi=-1"),
+     ({"name": "pwl", "hi": math.inf}, "pwl: hi must be a finite number, got inf"),
+     ({"name": "sigmoid_sum", "temperature": 0.0}, "sigmoid_sum: temperature must be > 0, got 0"),
+     ({"name": "dsq", "alpha_dsq": 1.5}, r"dsq: alpha_dsq must be in \(0, 1\), got 1.5"),
+     ({"name": "dsq", "alpha_dsq": 0.0}, r"dsq: alpha_dsq must be in \(0, 1\), got 0"),
+     ({"name": "ede", "t_min": -0.1}, "ede: t_min must be > 0, got -0.1"),
+     ({"name": "ede", "t": 1.0}, "ede: give both t and k or neither")],
+    ids=lambda v: v if isinstance(v, str) else "-".join(f"{x}" for x in v.values()),
+)
+def test_registry_parameters_outside_their_range_are_rejected(spec, message):
+    with pytest.raises(ValueError, match=f"^{message}"):
+        get_estimator(spec)
+
+
+@pytest.mark.parametrize("spec", MULTIBIT + ["user_estimators:raised_cosine", "user_estimators:step_dip"], ids=_ids)
+@pytest.mark.parametrize("bits, layout", [(1, "range"), (2, "range"), (4, "signed_int"), (8, "range"), (3, "midtread")])
+def test_every_shipped_estimator_is_valid(spec, bits, layout):
+    est = validate_estimator(spec, UniformQuantizer(bits, 0.7, layout))
+    assert est == get_estimator(spec)
+
+
+@pytest.mark.parametrize("spec", BINARY)
+def test_binary_estimators_are_valid_on_one_bit(spec):
+    assert validate_estimator(spec, UniformQuantizer(1, 0.7)).name == spec
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [("user_estimators:nan_inside", r"user_estimators:nan_inside.*2-bit range.*not finite: Q̂'\(.*\) = nan"),
+     ("user_estimators:inf_at_threshold", r"user_estimators:inf_at_threshold.*not finite: Q̂'\(-0.5\) = inf"),
+     ("user_estimators:negative_dip", r"user_estimators:negative_dip.*negative: Q̂'\(.*\) = -"),
+     ("user_estimators:zero_on_cells", r"user_estimators:zero_on_cells.*vanishes inside its support \(-inf, inf\)"),
+     ("user_estimators:scalar_one", r"user_estimators:scalar_one.*returned shape \(\).*elementwise"),
+     ({"name": "pwl", "lo": -0.2, "hi": 0.2}, r"pwl\(lo=-0.2, hi=0.2\).*vanishes inside the representable range"),
+     ({"name": "user_estimators:mirrored", "kind": "value"},
+      r"user_estimators:mirrored\(kind=value\).*negative: Q̂'\(.*\) = -1")],
+    ids=lambda v: v if isinstance(v, str) else "-".join(f"{x}" for x in v.values()),
+)
+def test_invalid_estimators_are_rejected_naming_the_estimator(spec, message):
+    with pytest.raises(ValueError, match=message):
+        validate_estimator(spec, UniformQuantizer(2, 0.75))
+
+
+def test_validation_looks_beyond_the_representable_range():
+    """htge with ``outside: zero`` is valid (it claims only the range); a user estimator claims the whole line."""
+    q = UniformQuantizer(2, 1.0)
+    validate_estimator({"name": "htge", "k0": 5.5}, q)
+    with pytest.raises(ValueError, match=r"user_estimators:zero_outside.*vanishes inside its support.*Q̂'\(-1\.66667\) = 0"):
+        validate_estimator("user_estimators:zero_outside", q)

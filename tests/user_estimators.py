@@ -1,7 +1,12 @@
-"""A user-defined estimator for the tests: plugs in through a dotted path in the config."""
+"""User-defined estimators for the tests: they plug in through a dotted path in the config.
+
+The last group is deliberately broken (NaN, inf, negative, zero on a bin, not elementwise, outside
+autograd) to exercise :func:`stelab.estimators.validate_estimator` and the constants' checks.
+"""
 
 import math
 
+import numpy as np
 import torch
 
 
@@ -24,3 +29,55 @@ def step_dip(x, q):
     u = (x - float(q.thresholds[0])) / q.delta
     phase = u - torch.floor(u)
     return torch.where((phase > 0.25) & (phase < 0.75), 0.5 * torch.ones_like(x), torch.ones_like(x))
+
+
+def nan_inside(x, q):
+    """Q̂' = 1 except NaN near w = 0: must be rejected, not turned into α = 1."""
+    return torch.where((x > -0.1 * q.m) & (x < 0.1 * q.m), torch.full_like(x, math.nan), torch.ones_like(x))
+
+
+def inf_at_threshold(x, q):
+    """Q̂' = 1/|x − τ_0|: infinite at the first threshold."""
+    return 1.0 / (x - float(q.thresholds[0])).abs()
+
+
+def negative_dip(x, q):
+    """Q̂' = 0.5 + cos(2π(x − τ_0)/Δ): negative around every level."""
+    return 0.5 + torch.cos(2 * math.pi * (x - float(q.thresholds[0])) / q.delta)
+
+
+def zero_on_cells(x, q):
+    """Q̂' = 0 on the middle quarter of every bin, 1 elsewhere: 1/Q̂' is not integrable over a bin."""
+    u = (x - float(q.thresholds[0])) / q.delta
+    phase = u - torch.floor(u)
+    return torch.where((phase > 0.375) & (phase < 0.625), torch.zeros_like(x), torch.ones_like(x))
+
+
+def scalar_one(x, q):
+    """Returns a Python float instead of a tensor of Q̂' values: not elementwise."""
+    return 1.0
+
+
+def nan_between_grid_points(x, q):
+    """Q̂' = 1 except NaN within 1e-12 of w_min + (w_max − w_min)/20000, a point of the constants' grid only."""
+    w_min, w_max = q.representable_range
+    spot = w_min + (w_max - w_min) / 20000
+    return torch.where((x - spot).abs() < 1e-12, torch.full_like(x, math.nan), torch.ones_like(x))
+
+
+def outside_autograd(x, q, depth=0.5):
+    """raised_cosine computed in NumPy: right values, but no graph for Q̂''."""
+    tau0 = float(q.thresholds[0])
+    values = 1.0 - depth * np.cos(2 * math.pi * (x.detach().cpu().numpy() - tau0) / q.delta)
+    return torch.as_tensor(values)
+
+
+def zero_outside(x, q):
+    """Q̂' = 1 on the representable range, 0 beyond: a user estimator claims the whole line, so invalid."""
+    w_min, w_max = q.representable_range
+    return ((x >= w_min) & (x <= w_max)).to(x.dtype)
+
+
+def mirrored(x, q):
+    """Q̂(x) = −x (``kind: value``): Q̂' = −1 everywhere, the sign-flipped STE of paper A App. G."""
+    return -x

@@ -1,4 +1,5 @@
-"""The STE equivalence of paper A: α, the weight map M, its inverse, and the estimator constants.
+"""The STE equivalence of paper A (arXiv 2405.05171): α, the weight map M, its inverse, and the
+estimator constants of Theorem 5.1.
 
 For a cyclical estimator Q̂ and a uniform quantizer with b ≥ 2 (paper A eq. 4)::
 
@@ -26,7 +27,7 @@ import torch
 
 from .estimator_base import Estimator
 from .estimator_zoo import PWL, STE, TanhFamily
-from .estimators import get_estimator
+from .estimators import get_estimator, validate_estimator
 from .quantizers import UniformQuantizer
 
 _GL_NODES = 32
@@ -212,9 +213,11 @@ def _second_derivative(estimator: Estimator, q: UniformQuantizer, x: torch.Tenso
 
 
 def _lipschitz(estimator: Estimator, q: UniformQuantizer, lo: float, hi: float, n: int) -> float:
-    """Lipschitz constant L′ of Q̂' on [lo, hi]: max |Q̂''| (autograd, then refined by golden-section
-    search around the best grid point); ``inf`` when Q̂' jumps (finite-difference slopes keep growing
-    as the grid is refined)."""
+    """Lipschitz constant L′ of Q̂' on [lo, hi] (paper A assumption 5.1.2): max |Q̂''| (autograd, then
+    refined by golden-section search around the best grid point); ``inf`` when Q̂' jumps
+    (finite-difference slopes keep growing as the grid is refined). Every finite-difference slope is a
+    lower bound on L′, so an autograd maximum below them (Q̂' computed outside torch's graph) is an
+    error, not a number."""
     x = torch.linspace(lo, hi, n, dtype=torch.float64)
     h2 = _second_derivative(estimator, q, x).abs()
     i = int(torch.argmax(h2))
@@ -234,7 +237,17 @@ def _lipschitz(estimator: Estimator, q: UniformQuantizer, lo: float, hi: float, 
         slopes.append(float((torch.diff(estimator.grad(xs, q)).abs() / torch.diff(xs)).max()))
     if slopes[1] > 2.0 * max(slopes[0], 1e-300) and slopes[1] > 1.5 * l_prime + 1e-12:
         return math.inf
+    if slopes[1] > 1.001 * l_prime + 1e-12:
+        raise ValueError(
+            f"estimator {estimator.describe()}: autograd gives max |Q̂''| = {l_prime:.6g} but Q̂' changes with "
+            f"slope {slopes[1]:.6g} between grid points; L′ needs Q̂' built from differentiable torch operations"
+        )
     return l_prime
+
+
+#: constants that may be +inf, and why: L′ when Q̂' jumps (assumption 5.1.2 fails), the coefficients
+#: when L′ = inf or L− = 0 (assumption 5.1.1 fails on the range). Any other non-finite constant is an error.
+MAY_BE_INFINITE = ("L_prime", "convexity_coeff", "convexity_coeff_edge")
 
 
 def estimator_constants(estimator, q: UniformQuantizer, n_grid: int = 20001) -> dict:
@@ -249,8 +262,12 @@ def estimator_constants(estimator, q: UniformQuantizer, n_grid: int = 20001) -> 
       ``range only (App. G)`` if it vanishes outside, ``fails`` if it vanishes inside;
     * 5.1.2 / 5.2.2 (Q̂' Lipschitz): on the representable range;
     * cyclical: Q̂' identical on every inner bin (to 1e-9·L+).
+
+    The estimator is checked first (:func:`~stelab.estimators.validate_estimator`). Raises
+    ValueError naming the estimator and the constant if a constant is NaN, or infinite outside
+    :data:`MAY_BE_INFINITE`.
     """
-    est = get_estimator(estimator)
+    est = validate_estimator(estimator, q)
     w_min, w_max = q.representable_range
     x = torch.linspace(w_min, w_max, n_grid, dtype=torch.float64)
     g = est.grad(x, q).to(torch.float64)
@@ -272,27 +289,30 @@ def estimator_constants(estimator, q: UniformQuantizer, n_grid: int = 20001) -> 
             float((est.grad(ref + j * d, q) - g_ref).abs().max()) <= 1e-9 * max(l_plus, 1e-300)
             for j in range(1, len(th) - 1)
         )
-    try:
-        wm = WeightMap(est, q)
-        alpha, ste_net = wm.alpha, wm.ste_estimator("sgd").describe()
-    except ValueError:
-        alpha, ste_net = math.nan, "n/a (Q̂' vanishes inside a bin)"
+    wm = WeightMap(est, q)
     coeff = l_prime * l_plus / (2 * l_minus**2) if l_minus > 0 else math.inf
     inset = 1e-9 * d
     edges = torch.tensor([w_min + inset, w_max - inset], dtype=torch.float64)
     l_prime_edge = float(_second_derivative(est, q, edges).abs().max())
-    return {
-        "estimator": est.describe(),
-        **q.describe(),
+    constants = {
         "L_minus": l_minus,
         "L_plus": l_plus,
         "L_prime": l_prime,
-        "alpha": alpha,
+        "alpha": wm.alpha,
         "convexity_coeff": coeff,
         "L_prime_edge": l_prime_edge,
         "convexity_coeff_edge": l_prime_edge * l_plus / (2 * l_minus**2) if l_minus > 0 else math.inf,
+    }
+    for key, value in constants.items():
+        if math.isnan(value) or (math.isinf(value) and key not in MAY_BE_INFINITE):
+            raise ValueError(f"estimator {est.describe()} on the {q.bits}-bit {q.layout} quantizer with m={q.m:g}: "
+                             f"constant {key} is {value}")
+    return {
+        "estimator": est.describe(),
+        **q.describe(),
+        **constants,
         "assumption_5_1_1": a511,
         "assumption_5_1_2": "holds" if math.isfinite(l_prime) else "fails",
         "cyclical": cyclical,
-        "ste_net_estimator_sgd": ste_net,
+        "ste_net_estimator_sgd": wm.ste_estimator("sgd").describe(),
     }

@@ -66,7 +66,8 @@ def register(sub) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from ..constants.table import app_h_table, constants_table, estimator_curves
+    from ..constants.table import (app_h_table, constants_table, curve_cases, estimator_curves, table_cases,
+                                   validate_cases)
     from ..io import write_json, write_table
 
     if args.spec:
@@ -79,6 +80,7 @@ def run(args) -> int:
         plot_bits = args.plot_bits
     else:
         raise ValueError("give --spec or at least one --estimator (see stelab constants --help)")
+    validate_cases(table_cases(estimators, layers) + (curve_cases(estimators, plot_bits) if args.curves else []))
     table = constants_table(estimators, layers)
     for row in table.itertuples():
         print(f"{row.label:>16} b={row.bits} α={row.alpha:.6g} L−={row.L_minus:.4g} L+={row.L_plus:.4g} "

@@ -1,7 +1,9 @@
 """Tables and curves of the estimator zoo: Theorem 5.1 constants, App. H, Fig. 1 and M(w).
 
 Everything is computed from the estimators' own definitions (:mod:`stelab.estimators`,
-:mod:`stelab.equivalence`); the paper's printed values only appear beside ours.
+:mod:`stelab.equivalence`; paper A is arXiv 2405.05171); the paper's printed values only appear
+beside ours. Every estimator is validated (:func:`~stelab.estimators.validate_estimator`) on
+every quantizer it is evaluated on before anything is computed, and no constant is written as NaN.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pandas as pd
 import torch
 
 from ..equivalence import WeightMap, estimator_constants
-from ..estimators import get_estimator
+from ..estimators import get_estimator, validate_estimator
 from .paper_values import APP_H_DSQ, APP_H_HTGE
 from ..quantizers import UniformQuantizer
 
@@ -21,24 +23,51 @@ def _estimator_spec(spec: dict) -> dict:
     return {k: v for k, v in spec.items() if k != "bits"}
 
 
-def constants_table(estimators: dict, layers: list[dict]) -> pd.DataFrame:
-    """One row per (named estimator, layer setting) with L−, L+, L′, α, L′L+/(2L−²) and checks.
+def table_cases(estimators: dict, layers: list[dict]) -> list[tuple[str, dict, UniformQuantizer]]:
+    """(label, estimator spec, quantizer) of every row of :func:`constants_table`.
 
-    An estimator spec may carry ``bits: [...]`` to restrict it to those bit widths
-    (the binary estimators ede and approx_sign use ``bits: [1]``).
+    An estimator spec may carry ``bits: [...]`` to restrict it to those bit widths (the binary
+    estimators ede and approx_sign use ``bits: [1]``); when no layer has such a width, the
+    estimator gets a range quantizer with m = 1 at each of its widths.
     """
-    rows = []
+    cases = []
     for label, spec in estimators.items():
         only = spec.get("bits")
         for layer in layers:
-            if only is not None and layer["bits"] not in only:
-                continue
-            q = UniformQuantizer(layer["bits"], layer.get("m", 1.0), layer.get("layout", "range"))
-            rows.append({"label": label, **estimator_constants(_estimator_spec(spec), q)})
+            if only is None or layer["bits"] in only:
+                q = UniformQuantizer(layer["bits"], layer.get("m", 1.0), layer.get("layout", "range"))
+                cases.append((label, _estimator_spec(spec), q))
         if only is not None and not any(layer["bits"] in only for layer in layers):
-            for bits in only:
-                q = UniformQuantizer(bits, 1.0, "range")
-                rows.append({"label": label, **estimator_constants(_estimator_spec(spec), q)})
+            cases.extend((label, _estimator_spec(spec), UniformQuantizer(bits, 1.0, "range")) for bits in only)
+    return cases
+
+
+def curve_cases(estimators: dict, bits: int) -> list[tuple[str, dict, UniformQuantizer]]:
+    """(label, estimator spec, quantizer) of every panel of :func:`estimator_curves`: a range quantizer
+    with m = 1 at ``bits``, or at the estimator's first own bit width."""
+    return [(label, _estimator_spec(spec), UniformQuantizer(spec["bits"][0] if spec.get("bits") else bits, 1.0))
+            for label, spec in estimators.items()]
+
+
+def validate_cases(cases: list[tuple[str, dict, UniformQuantizer]]) -> None:
+    """:func:`~stelab.estimators.validate_estimator` on every case; the error names the estimator's label."""
+    for label, spec, q in cases:
+        try:
+            validate_estimator(spec, q)
+        except ValueError as exc:
+            raise ValueError(f"constants.estimators.{label}: {exc}") from None
+
+
+def constants_table(estimators: dict, layers: list[dict]) -> pd.DataFrame:
+    """One row per (named estimator, layer setting) with L−, L+, L′, α, L′L+/(2L−²) and checks
+    (:func:`~stelab.equivalence.estimator_constants`, which validates each estimator first; rows as in
+    :func:`table_cases`). Errors name the estimator's label."""
+    rows = []
+    for label, spec, q in table_cases(estimators, layers):
+        try:
+            rows.append({"label": label, **estimator_constants(spec, q)})
+        except ValueError as exc:
+            raise ValueError(f"constants.estimators.{label}: {exc}") from None
     return pd.DataFrame(rows)
 
 
@@ -76,28 +105,25 @@ def app_h_table() -> pd.DataFrame:
 
 
 def estimator_curves(estimators: dict, bits: int, n: int = 1201) -> pd.DataFrame:
-    """Long-form Q̂(w), Q̂'(w), Q(w) and M(w) on [−1.5m, 1.5m] for each estimator (Fig. 1 and M plots)."""
+    """Long-form Q̂(w), Q̂'(w), Q(w) and M(w) on [−1.5m, 1.5m] for each estimator (Fig. 1 and M plots;
+    quantizers as in :func:`curve_cases`). ``Qhat`` is empty where Q̂ has no closed form."""
+    cases = curve_cases(estimators, bits)
+    validate_cases(cases)
     frames = []
-    for label, spec in estimators.items():
-        b = spec["bits"][0] if spec.get("bits") else bits
-        q = UniformQuantizer(b, 1.0)
-        est = get_estimator(_estimator_spec(spec))
+    for label, spec, q in cases:
+        est = get_estimator(spec)
         w = torch.linspace(-1.5, 1.5, n, dtype=torch.float64)
         value = est.value(w, q)
-        try:
-            wm = WeightMap(est, q)
-            m_w, alpha = wm(w), wm.alpha
-        except ValueError:
-            m_w, alpha = torch.full_like(w, math.nan), math.nan
+        wm = WeightMap(est, q)
         frames.append(pd.DataFrame({
             "label": label,
             "estimator": est.describe(),
-            "bits": b,
+            "bits": q.bits,
             "w": w.numpy(),
             "Q": q(w).numpy(),
-            "Qhat": (value if value is not None else torch.full_like(w, math.nan)).numpy(),
+            "Qhat": (value.detach() if value is not None else torch.full_like(w, math.nan)).numpy(),
             "dQhat": est.grad(w, q).numpy(),
-            "M": m_w.numpy(),
-            "alpha": alpha,
+            "M": wm(w).numpy(),
+            "alpha": wm.alpha,
         }))
     return pd.concat(frames, ignore_index=True)
