@@ -1,6 +1,6 @@
 """Uniform weight quantizers: levels, rounding thresholds, bins and the forward map Q.
 
-Every quantizer here is uniform with step Δ (paper A, eq. 1)::
+Every quantizer here is uniform with step Δ (paper A, arXiv 2405.05171, eq. 1)::
 
     Q(x) = o + Δ · clip(round((x − o) / Δ), n_lo, n_hi)
 
@@ -12,7 +12,7 @@ with an offset ``o`` and an integer index range ``[n_lo, n_hi]``. Three layouts:
 ``signed_int`` (paper A, App. A)
     Q(x) = Δ · round(clip(x / Δ, −2^{b−1}, 2^{b−1} − 1)) with Δ = m / 2^{b−1},
     so the representable range is [−m, m − Δ].
-``midtread`` (paper B, §1)
+``midtread`` (paper B, arXiv 2510.10693, §1)
     levels kΔ with |k| ≤ 2^{b−1} − 1 and Δ = m / (2^{b−1} − 1); needs b ≥ 2.
 
 Rounding thresholds ("boundary points") lie half-way between adjacent levels,
