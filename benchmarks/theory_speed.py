@@ -1,4 +1,4 @@
-"""Theory benchmark: one ε(τ) curve to τ = 100 in the density-figure setting (spec B §6.1).
+"""Theory benchmark: one ε(τ) curve to τ = 100 in the setting of paper B's density figure (arXiv 2510.10693).
 
 PDE solve vs one d = 3000 simulation, in one run, printed as a ratio. The accuracy goal is
 max |Δε| ≤ 0.01 of the PDE against the mean of a 3-seed simulation (goal: PDE ≥ 100× faster).

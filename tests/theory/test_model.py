@@ -17,7 +17,8 @@ def test_constants_b2_omega2_midrise():
 
 def test_initial_error_density_figure_setting():
     m = Model.from_spec({"weight_map": Q22, "input_map": Q22, "eta": 0.1,
-                         "init": {"kind": "normal", "mean": 0.0, "std": 1.0}, "teacher": {"kind": "constant", "value": 1.0}})
+                         "init": {"kind": "normal", "mean": 0.0, "std": 1.0},
+                         "teacher": {"kind": "constant", "value": 1.0}})
     assert round(m.initial_error(), 4) == 2.1948
 
 

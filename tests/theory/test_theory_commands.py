@@ -16,7 +16,8 @@ THEORY = {
     "n_times": 10,
     "experiments": {
         "density": {"tau_max": 2.0, "snapshot_taus": [1.0, 2.0], "solvers": ["pde", "closure"]},
-        "plateau": {"tau_max": 6.0, "omegas": [1.5], "model": {"init": {"std": 0.1}, "input_map": {"kind": "identity"}}},
+        "plateau": {"tau_max": 6.0, "omegas": [1.5],
+                    "model": {"init": {"std": 0.1}, "input_map": {"kind": "identity"}}},
         "fixed_points": {"bits": [2], "omegas": [2.0], "etas": [0.1], "check": {"tau_max": 5, "cases": {"both": {}}}},
         "stability": {"etas": [0.5], "tau_max": 1.0, "sim": {"d": 50, "seeds": [0]}},
     },
@@ -41,7 +42,8 @@ def test_simulate_solve_compare(tmp_path):
                      "--out", str(tmp_path / f"{exp}_th.npz")]) == 0
     with np.load(tmp_path / "density_th.npz") as z:
         assert float(z["pde_mass_drift"]) < 1e-10 and "closure_eps" in z.files
-    assert main(["theory", "compare", "--spec", spec, "--experiment", "density", "--sim", str(tmp_path / "density_sim.npz"),
+    assert main(["theory", "compare", "--spec", spec, "--experiment", "density",
+                 "--sim", str(tmp_path / "density_sim.npz"),
                  "--theory", str(tmp_path / "density_th.npz"), "--curves", str(tmp_path / "c.tsv"),
                  "--gaps", str(tmp_path / "g.tsv")]) == 0
     gaps = pd.read_csv(tmp_path / "g.tsv", sep="\t")
@@ -49,7 +51,8 @@ def test_simulate_solve_compare(tmp_path):
     assert set(gaps["theory"]) >= {"pde", "closure"}
     assert gaps.loc[gaps["theory"] == "pde", "ks"].notna().sum() == 2  # one KS distance per snapshot τ
     assert gaps.loc[gaps["theory"] == "stationary", "ks"].notna().sum() == 1  # last snapshot vs μ*
-    assert main(["theory", "compare", "--spec", spec, "--experiment", "plateau", "--sim", str(tmp_path / "plateau_sim.npz"),
+    assert main(["theory", "compare", "--spec", spec, "--experiment", "plateau",
+                 "--sim", str(tmp_path / "plateau_sim.npz"),
                  "--theory", str(tmp_path / "plateau_th.npz"), "--curves", str(tmp_path / "pc.tsv"),
                  "--gaps", str(tmp_path / "pg.tsv"), "--extra", str(tmp_path / "pt.tsv")]) == 0
     pt = pd.read_csv(tmp_path / "pt.tsv", sep="\t")

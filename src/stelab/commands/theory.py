@@ -151,8 +151,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "theory",
         help="high-dimensional STE dynamics: finite-d simulation, Fokker–Planck/ODE limits, fixed points",
-        description="Theory track (spec B): simulate the teacher–student STE dynamics at finite d, solve "
-                    "their d → ∞ limits, compare them, and compute fixed points and sweeps.",
+        description="Theory track (paper B, arXiv 2510.10693): simulate the teacher–student STE dynamics at "
+                    "finite d, solve their d → ∞ limits, compare them, and compute fixed points and sweeps.",
     )
     sub = p.add_subparsers(dest="theory_command", metavar="<subcommand>", required=True)
 

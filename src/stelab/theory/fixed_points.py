@@ -1,4 +1,9 @@
-"""Stationary states of the limit dynamics (spec B §5).
+"""Stationary states of the limit dynamics: paper B's fixed-point and stability analysis.
+
+Paper B (arXiv 2510.10693) quantifies by a fixed-point analysis how far the quantized model ends
+from the unquantized linear model, and analyses stability. The formulas below are this
+workflow's own derivation (the texts of paper B held by this project state no equations),
+checked against long PDE solves, particles of the limit SDE and finite-d SGD.
 
 Stationary density (zero flux of the Fokker–Planck equation, s > 0)::
 
@@ -50,7 +55,7 @@ def linear_fixed_point(model: Model, eta: float | None = None) -> float:
 
 
 def linear_stable(model: Model, eta: float | None = None) -> bool:
-    """Stability of linear g: ηc < 2 (spec B §5)."""
+    """Stability of linear g: ηc < 2 (module docstring)."""
     return (model.eta if eta is None else eta) * model.c < 2
 
 
@@ -209,7 +214,7 @@ class Stationary:
 
 
 def fixed_point(model: Model, eta: float | None = None, L: float = 8.0, dx: float = 0.002) -> dict:
-    """All fixed-point quantities of spec B §5 for one model (and optionally another η)."""
+    """All fixed-point quantities of the module docstring for one model (and optionally another η)."""
     eta = model.eta if eta is None else float(eta)
     row = {"eta": eta, "sigma": model.sigma, "a": model.a, "c": model.c}
     if model.g.is_linear and model.s.is_one:

@@ -1,10 +1,15 @@
-"""Nonlinear Fokker–Planck limit of the STE dynamics (spec B §3–4), one density per teacher value.
+"""Nonlinear Fokker–Planck limit of the STE dynamics, one density μ_τ(ŵ | w*) per teacher value.
+
+Paper B (arXiv 2510.10693) shows that as d → ∞ each latent weight follows a stochastic process
+whose law obeys a PDE (its density figure compares μ_τ(ŵ | w* = 1) with simulations). The
+equation below, written for any surrogate s, is this workflow's own derivation (the texts of
+paper B held by this project state no equations), as are the numerics::
 
     ∂_τ μ = −∂_ŵ[A μ] + ∂²_ŵ[D s² μ],   A = η s (a w* − c g(ŵ)),   D = ½ η² c (ε_τ + σ²),
 
-with ε_τ = Σ_{w*} P*(w*) ∫ (w*² − 2a w* g + c g²) μ_τ(ŵ | w*) dŵ (spec B §2).
+with ε_τ = Σ_{w*} P*(w*) ∫ (w*² − 2a w* g + c g²) μ_τ(ŵ | w*) dŵ (:mod:`stelab.theory.model`).
 
-Numerics (spec B §4):
+Numerics:
 
 * conservative finite volumes on [−L, L] with zero-flux ends; every threshold of g and every
   jump of s (clip edges, estimator support ends) lies on a cell face, so g is constant on a

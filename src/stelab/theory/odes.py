@@ -1,4 +1,9 @@
-"""Macroscopic ODE limits and the particle cross-check (spec B §3–4).
+"""Macroscopic ODE limits and the particle cross-check.
+
+Paper B (arXiv 2510.10693) shows that the macroscopic state of STE training follows a
+deterministic ODE as d → ∞. The equations below are this workflow's own derivations (the texts
+of paper B held by this project state no equations): an exact closed ODE for linear g, an
+approximate Gaussian closure, the small-η transport limit and a particle solver of the limit SDE.
 
 * :func:`linear_ode` — closed ODE for a linear weight map g(ŵ) = ŵ with the STE
   (m = E[w*ŵ], q = E[ŵ²], ρ = E[w*²])::

@@ -1,4 +1,5 @@
-"""Figures of the theory report (spec B §6); each function reads result tables/arrays and returns a Figure.
+"""Figures of the theory report (paper B, arXiv 2510.10693, and this workflow's extensions); each function
+reads result tables/arrays and returns a Figure.
 
 Figures are pyplot-managed so that the notebooks' inline backend draws them at the end of a cell.
 
@@ -27,8 +28,9 @@ def _grid(n: int, ncols: int = 4, size=(3.6, 2.9)):
 
 
 def plot_densities(sim: dict, theory: dict, teacher_value: float = 1.0, bins: int = 80, xlim=(-3.5, 3.5)) -> Figure:
-    """μ_τ(ŵ | w*) at every snapshot: simulation histogram vs PDE curve (spec B §6.1); the last
-    panel also shows the stationary density μ* when the theory file holds it (spec B §5)."""
+    """μ_τ(ŵ | w*) at every snapshot: simulation histogram vs PDE curve (the layout of paper B's
+    density figure); the last panel also shows the stationary density μ* when the theory file
+    holds it (:mod:`stelab.theory.fixed_points`)."""
     taus = np.asarray(sim["snapshot_taus"])
     fig, axes = _grid(len(taus))
     faces = np.asarray(theory["pde_faces"])
@@ -89,7 +91,7 @@ def plot_plateau(table: pd.DataFrame) -> Figure:
     """Plateau length vs ω: measured on the simulation and the PDE, and the τ_p formula.
 
     Cases whose target sits in the lower half of its bin (p_target < ½) end the plateau with a
-    rise of ε instead of a drop (spec B §5); they are labelled "rise".
+    rise of ε instead of a drop (:mod:`stelab.theory.plateau`); they are labelled "rise".
     """
     fig = plt.figure(figsize=(4.5, 3.4), layout="constrained")
     ax = fig.subplots()
@@ -110,7 +112,8 @@ def plot_plateau(table: pd.DataFrame) -> Figure:
 
 
 def plot_fixed_points(table: pd.DataFrame) -> Figure:
-    """ε* vs ω per bit width (small-noise form dashed), and ε* vs η with ε*_0 (spec B §6.3)."""
+    """ε* vs ω per bit width (small-noise form dashed), and ε* vs η with ε*_0 (paper B's fixed-point
+    analysis and deviation from the unquantized model; formulas in :mod:`stelab.theory.fixed_points`)."""
     fig = plt.figure(figsize=(9, 3.4), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     bo = table[table["sweep"] == "bits_omega"]
@@ -135,7 +138,8 @@ def plot_fixed_points(table: pd.DataFrame) -> Figure:
 
 
 def plot_stability(table: pd.DataFrame) -> Figure:
-    """ε after τ_max vs η: quantized stays bounded, unquantized diverges once ηc ≥ 2 (spec B §6.4)."""
+    """ε after τ_max vs η: quantized stays bounded, unquantized diverges once ηc ≥ 2 (paper B's
+    stability analysis; the threshold ηc < 2 is this workflow's derivation, :mod:`stelab.theory.fixed_points`)."""
     fig = plt.figure(figsize=(4.8, 3.4), layout="constrained")
     ax = fig.subplots()
     for i, (label, g) in enumerate(table.groupby("model")):

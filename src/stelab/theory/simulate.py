@@ -1,4 +1,4 @@
-"""Finite-d online SGD of the teacher–student model (spec B §1), vectorised over seeds.
+"""Finite-d online SGD of paper B's (arXiv 2510.10693) teacher–student model, vectorised over seeds.
 
 Each seed ``k`` owns independent streams spawned from ``SeedSequence(k)``: one for the
 teacher weights, one for the initial latent weights, one for the inputs x, one for the label
@@ -9,7 +9,7 @@ whatever the block size. Per step (O(d) work per seed)::
 
 Inputs are drawn in blocks of ``block`` steps (teacher outputs and h(x) computed for the
 whole block at once); the weight update itself is sequential. ε is evaluated with the
-exact formula of spec B §2 over the d coordinates at the recorded steps.
+exact formula of :mod:`stelab.theory.model` over the d coordinates at the recorded steps.
 """
 
 from __future__ import annotations
