@@ -4,24 +4,23 @@ import math
 
 import pytest
 import torch
+from helpers import tiny_data
 
 from stelab.data.idx import load_mnist
 from stelab.data.synthetic import write_synthetic_idx
-from stelab.qat.fork import fork
-from stelab.qat.metrics import pair_metrics, weight_maps
-from stelab.qat.models import quantized_layers
 from stelab.qat.checkpoints import init_checkpoint, load_into
+from stelab.qat.fork import fork
 from stelab.qat.inputs import prepare_data
 from stelab.qat.loop import train
+from stelab.qat.metrics import pair_metrics, weight_maps
+from stelab.qat.models import quantized_layers
 from stelab.qat.settings import make_run
-
-from helpers import tiny_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 HTGE = {"name": "htge", "k0": 5.5}
 T = 5.5 * 2 / 3  # t = kΔ = (k0/m)(2m/3) for 2 bits
-ALPHA = T * T / (math.tanh(T / 2) * (T + math.sinh(T)))  # tanh-family closed form (spec §3)
+ALPHA = T * T / (math.tanh(T / 2) * (T + math.sinh(T)))  # paper A eq. 4 for the HTGE in closed form (our derivation)
 
 
 def htge_grad(w, m):
@@ -60,7 +59,7 @@ def test_ste_fork_sgd_momentum_maps_weights_buffer_and_lr():
         assert g1["lr_scale"] == pytest.approx(ALPHA, rel=1e-9)
         assert pq1.estimator.name == "pwl"
         assert pq1.estimator.lo == pytest.approx(-q.m) and pq1.estimator.hi == pytest.approx(q.m)  # M(±m) = ±m
-    model, opt = load_into(fork(pre, "ste"))
+    _, opt = load_into(fork(pre, "ste"))
     assert next(g for g in opt.param_groups if g["name"] == "conv1.bias")["lr_scale"] == 1.0
     assert next(g for g in opt.param_groups if g["name"] == "fc.weight")["lr_scale"] == 1.0
 

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from stelab.qat import tables as qt
 from stelab.equivalence import WeightMap
-from stelab.qat.metrics import alignment_error, final_metrics, loglog_slope, metric_differences, pair_metrics, tracked_pair_metrics, uses_weight_map
+from stelab.qat import tables as qt
+from stelab.qat.metrics import (alignment_error, final_metrics, loglog_slope, metric_differences, pair_metrics,
+                                tracked_pair_metrics, uses_weight_map)
 from stelab.quantizers import UniformQuantizer
 
 

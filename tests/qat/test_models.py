@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from stelab.estimators import get_estimator
-from stelab.qat.models import MnistConvNet, build_model, build_quantized_model, estimator_spec, quantize_parameters, quantized_layers, select_parameters, set_estimators
+from stelab.qat.models import (MnistConvNet, build_model, build_quantized_model, estimator_spec, quantize_parameters,
+                               quantized_layers, select_parameters, set_estimators)
 
 HTGE = {"name": "htge", "k0": 5.5}
 
@@ -44,14 +45,14 @@ def test_default_quantizes_the_three_conv_kernels_only():
     model = build_quantized_model(None, {"bits": 2}, HTGE, seed=0)
     layers = quantized_layers(model)
     assert sorted(layers) == ["conv1.weight", "conv2.weight", "conv3.weight"]
-    for name, (latent, pq) in layers.items():
+    for latent, pq in layers.values():
         assert pq.quantizer.m == pytest.approx(math.sqrt(6 / (latent[0].numel())))
     assert not torch.nn.utils.parametrize.is_parametrized(model.fc)
 
 
 def test_forward_uses_quantized_weights():
     model = build_quantized_model(None, {"bits": 2}, HTGE, seed=0)
-    latent, pq = quantized_layers(model)["conv2.weight"]
+    latent, _ = quantized_layers(model)["conv2.weight"]
     m = math.sqrt(6 / 288)
     seen = torch.unique(model.conv2.weight.detach())
     assert torch.allclose(seen.double(), torch.tensor([-m, -m / 3, m / 3, m], dtype=torch.float64), atol=1e-6)

@@ -14,15 +14,14 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from helpers import REPO, snakemake, write_fake_imagefolder
 
-from helpers import REPO, snakemake
 from stelab.cli import main
 from stelab.config import ConfigError, load_config
-from helpers import write_fake_imagefolder
-from stelab.qat.models import RESNET_QUANTIZED, build_quantized_model, quantized_layers
 from stelab.qat.checkpoints import load_checkpoint, load_into
 from stelab.qat.inputs import imagefolder_data
 from stelab.qat.loop import train
+from stelab.qat.models import RESNET_QUANTIZED, build_quantized_model, quantized_layers
 
 BATCH, EPOCHS, N_TRAIN = 4, 4, 12  # 3 steps per epoch, 12 steps, the fork after round(0.1 · 12) = 1
 QAT = {"model": {"name": "resnet18"},

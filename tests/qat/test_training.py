@@ -9,15 +9,14 @@ import time
 
 import pytest
 import torch
+from helpers import tiny_data
 
-from stelab.data.synthetic import write_synthetic_idx
-from stelab.qat.fork import fork
 from stelab.data.order import epoch_permutation
+from stelab.data.synthetic import write_synthetic_idx
 from stelab.qat.checkpoints import init_checkpoint, weight_hash
+from stelab.qat.fork import fork
 from stelab.qat.loop import train
 from stelab.qat.settings import lr_schedule, make_run
-
-from helpers import tiny_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

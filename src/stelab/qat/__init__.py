@@ -1,1 +1,1 @@
-"""QAT track (paper A, arXiv 2405.05171): runs, training loop, models, fork, metrics, tables, plots."""
+"""QAT track (paper A, arXiv 2405.05171, §6): run settings, training loop, models, fork, metrics, tables, plots."""

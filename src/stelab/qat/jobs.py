@@ -120,9 +120,8 @@ def compare(*, runs, snapshots, runs_out, pairs_out, tracking_out, scatter_out, 
     write_table(runs_out, res["runs"])
     write_table(pairs_out, res["pairs"])
     write_table(tracking_out, res["tracking"])
-    with atomic_path(scatter_out) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **res["scatter"])
+    with atomic_path(scatter_out) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **res["scatter"])
 
 
 def write_tables(*, pairs, runs, out_dir) -> None:

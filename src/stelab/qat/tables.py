@@ -105,7 +105,7 @@ def lr_sweep(pairs: pd.DataFrame, pair: str = "baseline") -> tuple[pd.DataFrame,
         if (g["E_bar_mean"] > 0).all():
             slope, intercept = loglog_slope(g["sweep_factor"], g["E_bar_mean"])
             fits[f"{optimizer}, {bits} bit" if several else optimizer] = {
-                "slope": slope, "intercept": intercept, "n_factors": int(len(g)), "bits": int(bits)}
+                "slope": slope, "intercept": intercept, "n_factors": len(g), "bits": int(bits)}
     return t, fits
 
 
