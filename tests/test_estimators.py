@@ -178,5 +178,6 @@ def test_validation_looks_beyond_the_representable_range():
     """htge with ``outside: zero`` is valid (it claims only the range); a user estimator claims the whole line."""
     q = UniformQuantizer(2, 1.0)
     validate_estimator({"name": "htge", "k0": 5.5}, q)
-    with pytest.raises(ValueError, match=r"user_estimators:zero_outside.*vanishes inside its support.*Q̂'\(-1\.66667\) = 0"):
+    message = r"user_estimators:zero_outside.*vanishes inside its support.*Q̂'\(-1\.66667\) = 0"
+    with pytest.raises(ValueError, match=message):
         validate_estimator("user_estimators:zero_outside", q)

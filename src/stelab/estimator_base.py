@@ -109,7 +109,7 @@ class Estimator(abc.ABC):
         """Points where Q̂' is not smooth (quadrature splits its panels there)."""
         return tuple(q.levels)
 
-    def at_epoch(self, epoch: int, epochs: int) -> "Estimator":
+    def at_epoch(self, epoch: int, epochs: int) -> Estimator:
         """The estimator used during ``epoch`` (0-based) of ``epochs``; only EDE is scheduled."""
         return self
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import torch
 
-from .estimator_base import FINITE, POSITIVE, UNIT_INTERVAL, Estimator, show_value
+from .estimator_base import FINITE, POSITIVE, UNIT_INTERVAL, Estimator, ParameterRange, show_value
 from .quantizers import UniformQuantizer
 
 
@@ -57,7 +58,7 @@ class PWL(Estimator):
     lo: float | None = None
     hi: float | None = None
     name: str = field(default="pwl", init=False)
-    parameter_ranges = {"lo": FINITE, "hi": FINITE}
+    parameter_ranges: ClassVar[dict[str, ParameterRange]] = {"lo": FINITE, "hi": FINITE}
 
     def __post_init__(self):
         super().__post_init__()
@@ -98,7 +99,7 @@ class TanhFamily(Estimator):
     t: float | None = None
     outside: str = "zero"
     name: str = field(default="htge", init=False)
-    parameter_ranges = {"k0": POSITIVE, "k": POSITIVE, "t": POSITIVE}
+    parameter_ranges: ClassVar[dict[str, ParameterRange]] = {"k0": POSITIVE, "k": POSITIVE, "t": POSITIVE}
 
     def __post_init__(self):
         super().__post_init__()
@@ -152,7 +153,7 @@ class DSQ(TanhFamily):
 
     alpha_dsq: float | None = None
     name: str = field(default="dsq", init=False)
-    parameter_ranges = {**TanhFamily.parameter_ranges, "alpha_dsq": UNIT_INTERVAL}
+    parameter_ranges: ClassVar[dict[str, ParameterRange]] = {**TanhFamily.parameter_ranges, "alpha_dsq": UNIT_INTERVAL}
 
     def __post_init__(self):
         self.check_parameters()
@@ -168,7 +169,7 @@ class MAD(Estimator):
 
     s: float | None = None
     name: str = field(default="mad", init=False)
-    parameter_ranges = {"s": POSITIVE}
+    parameter_ranges: ClassVar[dict[str, ParameterRange]] = {"s": POSITIVE}
 
     def bound(self, q):
         return float(max(abs(v) for v in q.representable_range)) if self.s is None else float(self.s)
@@ -201,7 +202,9 @@ class EDE(Estimator):
     k: float | None = None
     name: str = field(default="ede", init=False)
     cyclical: bool = field(default=False, init=False)
-    parameter_ranges = {"t_min": POSITIVE, "t_max": POSITIVE, "t": POSITIVE, "k": POSITIVE}
+    parameter_ranges: ClassVar[dict[str, ParameterRange]] = {
+        "t_min": POSITIVE, "t_max": POSITIVE, "t": POSITIVE, "k": POSITIVE,
+    }
 
     def __post_init__(self):
         super().__post_init__()
@@ -264,7 +267,7 @@ class SigmoidSum(Estimator):
 
     temperature: float = 5.0
     name: str = field(default="sigmoid_sum", init=False)
-    parameter_ranges = {"temperature": POSITIVE}
+    parameter_ranges: ClassVar[dict[str, ParameterRange]] = {"temperature": POSITIVE}
 
     def _sig(self, x, q):
         th = torch.as_tensor(q.thresholds, dtype=x.dtype, device=x.device)

@@ -55,7 +55,7 @@ class UserEstimator(Estimator):
         if self.kind not in KINDS:
             raise ValueError(f"estimator {self.path}: kind must be one of {KINDS}, got {self.kind!r}")
         object.__setattr__(self, "name", self.path)
-        self.fn  # resolve now so a bad path fails at config time
+        load_callable(self.path)  # resolve now so a bad path fails at config time
 
     @property
     def fn(self):

@@ -66,8 +66,14 @@ def register(sub) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from ..constants.table import (app_h_table, constants_table, curve_cases, estimator_curves, table_cases,
-                                   validate_cases)
+    from ..constants.table import (
+        app_h_table,
+        constants_table,
+        curve_cases,
+        estimator_curves,
+        table_cases,
+        validate_cases,
+    )
     from ..io import write_json, write_table
 
     if args.spec:

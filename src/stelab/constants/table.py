@@ -15,8 +15,8 @@ import torch
 
 from ..equivalence import WeightMap, estimator_constants
 from ..estimators import get_estimator, validate_estimator
-from .paper_values import APP_H_DSQ, APP_H_HTGE
 from ..quantizers import UniformQuantizer
+from .paper_values import APP_H_DSQ, APP_H_HTGE
 
 
 def _estimator_spec(spec: dict) -> dict:
