@@ -56,6 +56,14 @@ def _evaluate(model: nn.Module, part, run: RunSettings, device) -> tuple[float, 
     return evaluate_loader(model, part, run, device)
 
 
+def _epoch_metrics(model: nn.Module, data: dict, run: RunSettings, device) -> dict:
+    """Loss and accuracy on the evaluated training subset and the validation set (Table 5's columns)."""
+    with autocast(run, device):
+        train_loss, train_acc = _evaluate(model, data["eval_train"], run, device)
+        val_loss, val_acc = _evaluate(model, data["val"], run, device)
+    return {"train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc}
+
+
 def _snapshot(model: nn.Module, ckpt: dict, step: int) -> None:
     snaps = ckpt["snapshots"]
     if snaps["steps"] and snaps["steps"][-1] == step:
@@ -72,7 +80,7 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
     ``data``: ``train``, ``val`` and ``eval_train`` as (x, y) tensor pairs (:func:`prepare_data`) or
     as DataLoaders (:func:`imagefolder_data`). Every ``checkpoint_every`` steps the state is saved
     atomically to ``checkpoint_path``; evaluation (train/val loss and accuracy) runs at the end of
-    every epoch; quantized weights are snapshotted every ``run["track_every"]`` steps and at the
+    every epoch; quantized weights are snapshotted every ``run.track_every`` steps and at the
     start and end. A non-finite loss raises ValueError naming the step. ``batch_hook(step, key)``,
     if given, sees every batch (key: its example indices for tensors, its inputs for DataLoaders).
     Device settings come from the run (:func:`configure_backends`, :func:`autocast`,
@@ -129,15 +137,13 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
                 if every and step % every == 0 or step == stop:
                     _snapshot(model, ckpt, step)
                 if step % spe == 0:
-                    with autocast(run, device):
-                        tr_loss, tr_acc = _evaluate(model, data["eval_train"], run, device)
-                        va_loss, va_acc = _evaluate(model, data["val"], run, device)
                     row = {"epoch": step // spe, "step": step, "lr": run.lr * factor,
-                           "fit_loss": fit_loss / max(fit_n, 1), "train_loss": tr_loss, "train_acc": tr_acc,
-                           "val_loss": va_loss, "val_acc": va_acc, "seconds": time.perf_counter() - t_epoch}
+                           "fit_loss": fit_loss / max(fit_n, 1), **_epoch_metrics(model, data, run, device)}
+                    row["seconds"] = time.perf_counter() - t_epoch
                     ckpt["history"].append(row)
-                    bar.log(f"epoch {row['epoch']} step {step}: train loss {tr_loss:.4f} acc {tr_acc:.4f}, "
-                            f"val loss {va_loss:.4f} acc {va_acc:.4f} ({row['seconds']:.1f} s)")
+                    bar.log(f"epoch {row['epoch']} step {step}: train loss {row['train_loss']:.4f} acc "
+                            f"{row['train_acc']:.4f}, val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} "
+                            f"({row['seconds']:.1f} s)")
                     fit_loss, fit_n, t_epoch = 0.0, 0, time.perf_counter()
                 if checkpoint_path and checkpoint_every and step % checkpoint_every == 0 and step < stop:
                     save_checkpoint(checkpoint_path,
