@@ -5,19 +5,25 @@
 #   snakemake --profile profiles/slurm                      # on a Slurm GPU cluster
 #   snakemake --report report/snakemake.html                # Snakemake's own report
 #
-# Rules only pass arguments to `stelab <command>`; all logic lives in src/stelab/.
+# Works from any working directory (`snakemake -s /path/to/Snakefile --directory /scratch/run`)
+# and as a Snakemake module. Rules only pass arguments to `stelab <command>`; all logic, and
+# every config check, lives in src/stelab/ (imported from this checkout: no install needed to parse).
+
+import sys
+from pathlib import Path
 
 from snakemake.utils import min_version
 
+min_version("8.0")
+sys.path.insert(0, str(Path(workflow.current_basedir) / "src"))
+
 from stelab.config import load_schema, validate_config
 
-min_version("8.0")
+
+configfile: str(Path(workflow.current_basedir) / "config" / "config.yaml")
 
 
-configfile: "config/config.yaml"
-
-
-validate_config(config, load_schema(f"{workflow.basedir}/workflow/schemas/config.schema.yaml"))
+validate_config(config, load_schema(Path(workflow.current_basedir) / "workflow" / "schemas" / "config.schema.yaml"))
 
 
 report: "workflow/report/workflow.rst"

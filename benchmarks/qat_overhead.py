@@ -21,7 +21,8 @@ import torch
 from stelab.qat.checkpoints import init_checkpoint
 from stelab.qat.inputs import prepare_data
 from stelab.qat.loop import train
-from stelab.qat.settings import OPTIMIZERS, make_run
+from stelab.optimizers import OPTIMIZERS
+from stelab.qat.settings import make_run
 
 KINDS = {
     "float": ("ste", []),

@@ -6,13 +6,17 @@ import pytest
 import yaml
 
 from helpers import REPO, snakemake
-from stelab.config import ConfigError, load_config, validate_config
+from stelab.config import ConfigError, load_config, merge_overlay, validate_config
 
 
 @pytest.fixture(scope="module")
 def smoke_cfg():
-    with open(REPO / "config" / "smoke.yaml") as fh:
-        return yaml.safe_load(fh)
+    """config.yaml with the smoke overlay merged in, before validation (as Snakemake hands it over)."""
+    cfg = {}
+    for name in ("config.yaml", "smoke.yaml"):
+        with open(REPO / "config" / name) as fh:
+            cfg = merge_overlay(cfg, yaml.safe_load(fh))
+    return cfg
 
 
 def _set(cfg, dotted, value):
@@ -45,9 +49,41 @@ def test_bad_values_name_the_key(smoke_cfg, key, value, pattern):
 
 
 def test_shipped_configs_are_valid():
-    for name in ("config.yaml", "smoke.yaml", "paper.yaml"):
-        cfg = load_config(REPO / "config" / name)
-        assert cfg["constants"]["layers"][0]["layout"] == "range"  # default filled in
+    assert load_config(REPO / "config" / "config.yaml")["constants"]["layers"][0]["layout"] == "range"  # default
+    for name in ("smoke.yaml", "paper.yaml"):
+        cfg = load_config(REPO / "config" / "config.yaml", REPO / "config" / name)
+        assert cfg["qat"]["quantize"]["bits"] == 2
+
+
+@pytest.mark.parametrize("name", ["smoke.yaml", "paper.yaml", "imagenet.yaml"])
+def test_overlays_hold_only_what_differs(name):
+    """Every leaf of an overlay changes the default: nothing is restated."""
+    with open(REPO / "config" / "config.yaml") as fh:
+        base = yaml.safe_load(fh)
+    with open(REPO / "config" / name) as fh:
+        overlay = yaml.safe_load(fh)
+
+    def restated(b, o, path):
+        for key, value in o.items():
+            if isinstance(value, dict) and isinstance(b.get(key), dict):
+                yield from restated(b[key], value, f"{path}{key}.")
+            elif key in b and b[key] == value:
+                yield f"{path}{key}"
+
+    assert list(restated(base, overlay, "")) == []
+
+
+def test_merge_matches_snakemake():
+    from snakemake.utils import update_config
+
+    for name in ("smoke.yaml", "paper.yaml", "imagenet.yaml"):
+        with open(REPO / "config" / "config.yaml") as fh:
+            base = yaml.safe_load(fh)
+        with open(REPO / "config" / name) as fh:
+            overlay = yaml.safe_load(fh)
+        ours = merge_overlay(base, overlay)
+        update_config(base, overlay)
+        assert ours == base
 
 
 def test_missing_config_file_is_named(tmp_path):
@@ -76,3 +112,46 @@ def test_missing_dataset_folder_is_named(repo_copy, smoke_cfg, tmp_path):
     proc = snakemake(repo_copy, "-n", "--cores", "1", "--configfile", str(bad))
     assert proc.returncode != 0
     assert "no-mnist-here" in proc.stdout + proc.stderr
+
+
+SEMANTIC = [
+    ("qat.optimizers.momentum.lr", "1e-3", r"momentum\.lr.*YAML reads '1e-3' as a string.*1\.0e-03"),
+    ("report.kernel", "$(touch pwned)python3", r"report\.kernel.*may only hold"),
+    ("qat.extra_bits", [{"bits": 2, "estimator": "htge"}], r"qat\.extra_bits\[0\]\.bits: 2 is qat\.quantize\.bits"),
+    ("qat.lr_sweep.factors", [0.5, 0.5000000001], r"qat\.lr_sweep\.factors.*both give the folder lr0\.5"),
+    ("qat.lr_sweep.optimizers", ["sgd"], r"qat\.lr_sweep\.optimizers: 'sgd' is not a key of qat\.optimizers"),
+    ("qat.variants.adam", ["ste", "lrtweak"], r"qat\.variants\.adam.*lacks 'qhat'"),
+    ("qat.optimizers.rmsprop", {"lr": 0.1}, r"qat\.optimizers.*'rmsprop'"),
+    ("qat.variants.momentum", ["qhat", "bogus"], r"qat\.variants\.momentum\.1.*'bogus' is not allowed"),
+    ("qat.estimator", {"name": "pwl", "k0": 5.5}, r"qat\.estimator.*k0.*write the estimator as a string"),
+    ("qat.estimator", {"name": "mad", "s": -1.0}, r"qat\.estimator.*\bs\b"),
+    ("theory.experiments.curves.cases", {"a/b": {}}, r"theory\.experiments\.curves\.cases.*'a/b'"),
+]
+
+
+@pytest.mark.parametrize("key, value, pattern", SEMANTIC, ids=[k for k, _, _ in SEMANTIC])
+def test_semantic_checks_name_the_key(smoke_cfg, key, value, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        validate_config(_set(smoke_cfg, key, value))
+
+
+def test_gpu_jobs_need_a_cpu_per_loader_worker(smoke_cfg):
+    cfg = _set(_set(_set(smoke_cfg, "qat.gpu", 1), "qat.workers", 4), "qat.threads", 4)
+    with pytest.raises(ConfigError, match=r"qat\.threads: 4 .*qat\.workers = 4.*>= 5"):
+        validate_config(cfg)
+    validate_config(_set(cfg, "qat.threads", 5))
+
+
+def test_string_estimator_replaces_the_default_whole(smoke_cfg):
+    assert validate_config(_set(smoke_cfg, "qat.estimator", "pwl"))["qat"]["estimator"] == "pwl"
+
+
+def test_qat_section_from_the_command_line_is_validated(smoke_cfg):
+    from stelab.config import validate_section
+
+    qat = validate_section("qat", smoke_cfg["qat"])
+    assert qat["warmup_frac"] == 0.02  # defaults filled in
+    with pytest.raises(ConfigError, match=r"config key qat\.epochs: 0 is less than the minimum of 1"):
+        validate_section("qat", {**smoke_cfg["qat"], "epochs": 0})
+    with pytest.raises(ConfigError, match=r"qat\.batch_size.*wrong type"):
+        validate_section("qat", {**smoke_cfg["qat"], "batch_size": "64"})

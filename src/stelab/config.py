@@ -1,17 +1,30 @@
-"""Configuration: load YAML, validate against the workflow's JSON schema, then semantic checks.
+"""Every configuration check, in one place: the JSON schema, then the semantic rules.
 
-Every error names the offending key as a dotted path (``qat.estimator.name``) and, for
-enumerations, the allowed values, before any job runs.
+The Snakefile calls :func:`validate_config` on the merged config before any job runs; every
+command that takes a config section as JSON (``stelab pretrain --qat …``) calls
+:func:`validate_section` on it. Errors are :class:`ConfigError` and name the offending key as a
+dotted path (``config key qat.optimizers.momentum.lr: …``), with the allowed values for
+enumerations and a hint for YAML's usual traps.
+
+The lists the schema enumerates (optimizers, variants, default mirrors) are not retyped in the
+schema file: :func:`load_schema` fills them from the package (:mod:`stelab.qat.settings`,
+:mod:`stelab.data.download`). Importing this module does not import torch; the estimator checks
+that need torch (:func:`stelab.estimators.get_estimator` and the estimator grid check) run when
+torch is importable, and otherwise in the job that first uses the estimator.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 from pathlib import Path
 
 import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: names that become path components or shell words (theory case names, the Jupyter kernel)
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
 
 class ConfigError(ValueError):
@@ -23,8 +36,34 @@ def _key(path) -> str:
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    """The workflow's JSON schema with the package's lists filled in (``$defs``: optimizer, variant, mirrors)."""
+    from .data.download import DEFAULT_MIRRORS
+    from .optimizers import OPTIMIZERS
+    from .qat.settings import VARIANTS
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config schema {path} does not exist")
     with open(path) as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    defs = schema.setdefault("$defs", {})
+    defs["optimizer"] = {**defs.get("optimizer", {}), "enum": list(OPTIMIZERS)}
+    defs["variant"] = {**defs.get("variant", {}), "enum": list(VARIANTS)}
+    data = schema["properties"]["data"]["properties"]
+    data["mirrors"]["default"] = list(DEFAULT_MIRRORS)
+    return schema
+
+
+def _yaml_hint(instance) -> str:
+    """A hint when a string was meant as a number (YAML 1.1 reads ``1e-3`` as a string)."""
+    if isinstance(instance, str):
+        try:
+            value = float(instance)
+        except ValueError:
+            return ""
+        return (f" (YAML reads {instance!r} as a string; write it with a decimal point and a signed "
+                f"exponent, e.g. {value:.1e}, or as {value!r})")
+    return ""
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -34,44 +73,14 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         return f"config key {key}: {error.message}; allowed keys: {allowed}"
-    if error.validator == "required":
+    if error.validator == "propertyNames":
         return f"config key {key}: {error.message}"
     if error.validator == "type":
-        return f"config key {key}: {error.instance!r} has the wrong type; expected {error.validator_value}"
-    if error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        return f"config key {key}: {error.message}"
+        return (f"config key {key}: {error.instance!r} has the wrong type; expected "
+                f"{error.validator_value}{_yaml_hint(error.instance)}")
+    if error.validator == "pattern":
+        return f"config key {key}: {error.instance!r} may only hold letters, digits and _ . + -"
     return f"config key {key}: {error.message}"
-
-
-def validate_config(cfg: dict, schema: dict | None = None) -> dict:
-    """Validate ``cfg`` in place against the schema (filling defaults) and the semantic rules.
-
-    Raises :class:`ConfigError` with a message naming the key.
-    """
-    schema = load_schema() if schema is None else schema
-    validator_cls = jsonschema.validators.validator_for(schema)
-    validator = _with_defaults(validator_cls)(schema)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if errors:
-        best = jsonschema.exceptions.best_match(errors)
-        raise ConfigError(_describe(best))
-    _check_estimators(cfg)
-    _check_imagefolder(cfg)
-    _check_theory(cfg)
-    return cfg
-
-
-def load_config(path: str | Path) -> dict:
-    """Read and validate a YAML config file; errors name the file and the key."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist")
-    with open(path) as fh:
-        cfg = yaml.safe_load(fh) or {}
-    try:
-        return validate_config(cfg)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _with_defaults(validator_cls):
@@ -82,31 +91,126 @@ def _with_defaults(validator_cls):
         if isinstance(instance, dict):
             for name, sub in properties.items():
                 if "default" in sub:
-                    instance.setdefault(name, sub["default"])
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
         yield from validate_properties(validator, properties, instance, schema)
 
     return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
 
 
-def _estimator_specs(cfg: dict):
-    """(dotted key, spec) of every estimator named in the config."""
-    for name, spec in (cfg.get("constants", {}).get("estimators") or {}).items():
-        yield f"constants.estimators.{name}", {k: v for k, v in spec.items() if k != "bits"}
-    qat = cfg.get("qat") or {}
-    if "estimator" in qat:
-        yield "qat.estimator", qat["estimator"]
+def _check_schema(cfg: dict, schema: dict) -> None:
+    validator = _with_defaults(jsonschema.validators.validator_for(schema))(schema)
+    errors = list(validator.iter_errors(cfg))
+    if errors:
+        raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
 
 
-def _check_theory(cfg: dict) -> None:
-    """Model combinations the theory track cannot solve (e.g. an exact-derivative surrogate of a quantizer)."""
-    if "theory" not in cfg:
-        return
-    from .theory.experiments import validate_theory
+def validate_config(cfg: dict, schema: dict | None = None) -> dict:
+    """Validate ``cfg`` in place: schema (filling defaults), then every semantic rule; returns ``cfg``."""
+    _check_schema(cfg, load_schema() if schema is None else schema)
+    _check_data(cfg["data"])
+    _check_qat(cfg["qat"])
+    _check_imagefolder(cfg)
+    _check_estimators(cfg)
+    _check_theory(cfg)
+    return cfg
 
+
+def validate_section(name: str, section: dict, schema: dict | None = None) -> dict:
+    """Validate one top-level section (e.g. the ``qat`` JSON a command receives) with its defaults."""
+    schema = load_schema() if schema is None else schema
+    if name not in schema["properties"]:
+        raise ConfigError(f"unknown config section {name!r}; sections: {sorted(schema['properties'])}")
+    if not isinstance(section, dict):
+        raise ConfigError(f"config key {name}: expected a mapping, got {type(section).__name__}")
+    cfg = {name: copy.deepcopy(section)}
+    _check_schema(cfg, {**schema, "required": [name]})
+    if name == "data":
+        _check_data(cfg["data"])
+    elif name == "qat":
+        _check_qat(cfg["qat"])
+        _check_estimators(cfg)
+    return cfg[name]
+
+
+def merge_overlay(base: dict, overlay: dict) -> dict:
+    """``base`` updated by ``overlay`` key by key, recursively, as ``snakemake --configfile`` merges files.
+
+    Mappings merge; every other value (lists included) replaces the base's.
+    """
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_overlay(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config(path: str | Path, *overlays: str | Path) -> dict:
+    """Read ``path`` merged with each overlay file in turn, and validate it; errors name the files and the key."""
+    paths = [Path(p) for p in (path, *overlays)]
+    cfg: dict = {}
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"config file {p} does not exist")
+        with open(p) as fh:
+            cfg = merge_overlay(cfg, yaml.safe_load(fh) or {})
     try:
-        validate_theory(cfg["theory"])
-    except ValueError as exc:
-        raise ConfigError(f"config key {exc}") from None
+        return validate_config(cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{' + '.join(map(str, paths))}: {exc}") from None
+
+
+def lr_factor_label(factor) -> str:
+    """Path form of a learning-rate factor (``lr0.25``, ``lr1``, ``lr4``): the one spelling rules and tables use."""
+    return f"{float(factor):g}"
+
+
+def _check_data(data: dict) -> None:
+    """data.source folder needs data.folder holding the four IDX files (plain or .gz)."""
+    if data["source"] != "folder":
+        return
+    from .data.idx import MNIST_FILES
+
+    folder = Path(data["folder"])
+    if not folder.is_dir():
+        raise ConfigError(f"config key data.folder: {folder} does not exist or is not a folder")
+    for name in MNIST_FILES:
+        if not ((folder / name).is_file() or (folder / f"{name}.gz").is_file()):
+            raise ConfigError(f"config key data.folder: {folder} holds neither {name} nor {name}.gz")
+
+
+def _check_qat(qat: dict) -> None:
+    """Cross-key rules of the qat section: every trained optimizer has a Q̂-net branch, sweeps are distinct."""
+    for opt in qat["optimizers"]:
+        if "qhat" not in qat["variants"].get(opt, []):
+            raise ConfigError(f"config key qat.variants.{opt}: missing, or lacks 'qhat' "
+                              "(every pair compares against the Q̂-net)")
+    sweep = qat.get("lr_sweep", {})
+    for opt in sweep.get("optimizers", []):
+        if opt not in qat["optimizers"]:
+            raise ConfigError(f"config key qat.lr_sweep.optimizers: {opt!r} is not a key of qat.optimizers "
+                              f"({sorted(qat['optimizers'])})")
+    labels = {}
+    for factor in sweep.get("factors", []):
+        label = lr_factor_label(factor)
+        if label in labels:
+            raise ConfigError(f"config key qat.lr_sweep.factors: {labels[label]!r} and {factor!r} both give the "
+                              f"folder lr{label}; give factors that differ in 6 significant digits")
+        labels[label] = factor
+    if qat["gpu"] and qat["workers"] and qat["threads"] < qat["workers"] + 1:
+        raise ConfigError(f"config key qat.threads: {qat['threads']} CPUs per GPU job cannot feed qat.workers = "
+                          f"{qat['workers']} loader processes plus the training process; set qat.threads >= "
+                          f"{qat['workers'] + 1}")
+    main_bits = qat["quantize"]["bits"]
+    seen = set()
+    for i, extra in enumerate(qat.get("extra_bits", [])):
+        if extra["bits"] == main_bits:
+            raise ConfigError(f"config key qat.extra_bits[{i}].bits: {main_bits} is qat.quantize.bits already "
+                              "(its estimator is qat.estimator); remove the entry or change its width")
+        if extra["bits"] in seen:
+            raise ConfigError(f"config key qat.extra_bits[{i}].bits: {extra['bits']} appears twice")
+        seen.add(extra["bits"])
 
 
 def _check_imagefolder(cfg: dict) -> None:
@@ -114,10 +218,12 @@ def _check_imagefolder(cfg: dict) -> None:
 
     Only the layout is checked here (cheap on ImageNet); the check_imagefolder rule counts the images.
     """
-    name = ((cfg.get("qat") or {}).get("model") or {}).get("name")
-    if name in (None, "mnist_convnet"):  # the schema allows only ResNets besides it
+    name = cfg["qat"]["model"]["name"]
+    root = cfg["data"].get("imagefolder")
+    if name == "mnist_convnet":
+        if root and not Path(root).is_dir():
+            raise ConfigError(f"config key data.imagefolder: {root} does not exist or is not a folder")
         return
-    root = (cfg.get("data") or {}).get("imagefolder")
     if not root:
         raise ConfigError(f"config key data.imagefolder: qat.model.name {name} trains on an ImageFolder dataset; "
                           "set data.imagefolder to its root (holding train/ and val/)")
@@ -131,11 +237,50 @@ def _check_imagefolder(cfg: dict) -> None:
                               "per class (ImageFolder layout)")
 
 
-def _check_estimators(cfg: dict) -> None:
-    from .estimators import get_estimator
+def _estimator_uses(cfg: dict):
+    """(dotted key, spec, [(bits, m, layout)]) of every estimator the config names, with the quantizers it meets."""
+    constants = cfg.get("constants") or {}
+    layers = [(la["bits"], la["m"], la["layout"]) for la in constants.get("layers", [])]
+    for name, spec in (constants.get("estimators") or {}).items():
+        only = [(b, 1.0, "range") for b in spec["bits"]] if spec.get("bits") else layers
+        yield f"constants.estimators.{name}", {k: v for k, v in spec.items() if k != "bits"}, only
+    qat = cfg.get("qat") or {}
+    if "estimator" in qat:
+        yield "qat.estimator", qat["estimator"], [(qat["quantize"]["bits"], 1.0, qat["quantize"]["layout"])]
+    for i, extra in enumerate(qat.get("extra_bits", [])):
+        yield f"qat.extra_bits[{i}].estimator", extra["estimator"], [(extra["bits"], 1.0, qat["quantize"]["layout"])]
 
-    for key, spec in _estimator_specs(cfg):
+
+def _merge_hint(spec) -> str:
+    if isinstance(spec, dict) and len(spec) > 1:
+        return (" (an override file's mapping is merged key by key into config.yaml's, so parameters of the "
+                "default estimator stay; write the estimator as a string, e.g. 'pwl' or 'htge,k0=5.5', "
+                "to replace it whole)")
+    return ""
+
+
+def _check_estimators(cfg: dict) -> None:
+    """Every named estimator resolves, and its Q̂' is finite, ≥ 0 and positive on its support for each
+    quantizer it is used with (:func:`stelab.estimators.validate_estimator`)."""
+    try:
+        from .estimators import validate_estimator
+    except ImportError:  # a head node without torch: the jobs check their estimators themselves
+        return
+    from .quantizers import UniformQuantizer
+
+    for key, spec, quantizers in _estimator_uses(cfg):
         try:
-            get_estimator(spec)
+            for bits, m, layout in quantizers:
+                validate_estimator(spec, UniformQuantizer(bits, m, layout))
         except ValueError as exc:
-            raise ConfigError(f"config key {key}: {exc}") from None
+            raise ConfigError(f"config key {key}: {exc}{_merge_hint(spec)}") from None
+
+
+def _check_theory(cfg: dict) -> None:
+    """Model combinations the theory track cannot solve (e.g. an exact-derivative surrogate of a quantizer)."""
+    from .theory.experiments import validate_theory
+
+    try:
+        validate_theory(cfg["theory"])
+    except ValueError as exc:
+        raise ConfigError(f"config key {exc}") from None

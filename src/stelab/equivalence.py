@@ -28,10 +28,10 @@ import torch
 from .estimator_base import Estimator
 from .estimator_zoo import PWL, STE, TanhFamily
 from .estimators import get_estimator, validate_estimator
+from .optimizers import ADAPTIVE, check_optimizer
 from .quantizers import UniformQuantizer
 
 _GL_NODES = 32
-_OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
 def _gauss_legendre(n: int = _GL_NODES):
@@ -184,21 +184,18 @@ class WeightMap:
         STE where Q̂' > 0 everywhere; otherwise the clipped STE on [M(w_min), M(w_max)] for
         SGD/momentum and on [w_min, w_max] for Adam, with (w_min, w_max) Q̂''s support.
         """
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
+        check_optimizer(optimizer)
         if not (math.isfinite(self._lo) or math.isfinite(self._hi)):
             return STE()
         lo, hi = self._lo, self._hi
-        if optimizer != "adam":
+        if optimizer not in ADAPTIVE:
             ends = self(torch.tensor([lo, hi], dtype=torch.float64))
             lo, hi = float(ends[0]), float(ends[1])
         return PWL(lo=lo, hi=hi)
 
     def learning_rate_factor(self, optimizer: str = "sgd") -> float:
         """STE-net's learning-rate factor: α for SGD/momentum, 1 for Adam (Tables 1–2)."""
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {optimizer!r}")
-        return 1.0 if optimizer == "adam" else self.alpha
+        return 1.0 if check_optimizer(optimizer) in ADAPTIVE else self.alpha
 
 
 def _second_derivative(estimator: Estimator, q: UniformQuantizer, x: torch.Tensor) -> torch.Tensor:

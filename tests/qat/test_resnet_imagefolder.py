@@ -140,15 +140,16 @@ def test_missing_or_malformed_imagefolder_names_the_key(tmp_path, capsys):
     assert cfg["qat"]["model"]["name"] == "resnet50" and cfg["qat"]["pretrain_fraction"] == 0.1
     bad = tmp_path / "imagenet.yaml"
     bad.write_text(yaml.safe_dump(cfg))
+    base = REPO / "config" / "config.yaml"
     with pytest.raises(ConfigError, match="data.imagefolder"):
-        load_config(bad)  # /path/to/imagenet does not exist
+        load_config(base, bad)  # /path/to/imagenet does not exist
     (tmp_path / "ds" / "train" / "n01").mkdir(parents=True)
     cfg["data"]["imagefolder"] = str(tmp_path / "ds")
     bad.write_text(yaml.safe_dump(cfg))
     with pytest.raises(ConfigError, match="data.imagefolder.*val/"):
-        load_config(bad)
+        load_config(base, bad)
     (tmp_path / "ds" / "val" / "n01").mkdir(parents=True)
-    assert load_config(bad)["qat"]["gpu"] == 1  # layout is right: the full config validates
+    assert load_config(base, bad)["qat"]["gpu"] == 1  # layout is right: the full config validates
     qat = json.dumps(QAT)
     assert main(["pretrain", "--data", str(tmp_path / "nothere"), "--qat", qat, "--optimizer", "momentum",
                  "--seed", "0", "--out", str(tmp_path / "p.pt")]) == 2
@@ -168,7 +169,7 @@ def test_workflow_wires_the_imagefolder_into_the_training_rules(folder, repo_cop
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
     assert "check_imagefolder" in log and "download_mnist" not in log
-    assert f"stelab pretrain --data {folder}" in log and "--workers 12 --pin-memory" in log
+    assert f"python -m stelab pretrain --data {folder}" in log and "--workers 11 --pin-memory" in log
     cfg["data"]["imagefolder"] = str(folder / "missing")
     (repo_copy / "config" / "test_imagenet.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
     proc = snakemake(repo_copy, target, "-n", "--cores", "1", "--configfile", "config/test_imagenet.yaml")

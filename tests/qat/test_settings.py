@@ -10,7 +10,8 @@ import torch
 from stelab.qat import paper_values as pv
 from stelab.qat import plots
 from stelab.qat.checkpoints import init_checkpoint, load_checkpoint, save_checkpoint
-from stelab.qat.settings import OPTIMIZERS, PAIRS, RUN_KEYS, VARIANTS, RunSettings, make_run, run_from_config
+from stelab.optimizers import OPTIMIZERS
+from stelab.qat.settings import PAIRS, RUN_KEYS, VARIANTS, RunSettings, make_run, run_from_config
 
 HTGE = {"name": "htge", "k0": 5.5}
 QAT = {"estimator": HTGE, "optimizers": {"momentum": {"lr": 0.01}}}
@@ -27,7 +28,7 @@ CONFIG_VALUES = {
 
 def test_settings_module_imports_without_torch():
     code = ("import sys; sys.modules['torch'] = None\n"
-            "from stelab.qat.settings import OPTIMIZERS, RUN_KEYS, VARIANTS, RunSettings, run_from_config\n"
+            "from stelab.optimizers import OPTIMIZERS\nfrom stelab.qat.settings import RUN_KEYS, VARIANTS, RunSettings, run_from_config\n"
             "run = RunSettings(estimator={'name': 'ste'}, n_train=10)\n"
             "print(run.total_steps, 'torch' in sys.modules and sys.modules['torch'] is not None)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

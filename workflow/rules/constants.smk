@@ -16,6 +16,7 @@ rule estimator_constants:
         app_h=report(CONSTANTS["app_h"], caption="../report/app_h.rst", category="Estimator constants"),
         curves=CONSTANTS["curves"],
     params:
+        stelab=STELAB,
         spec=as_json(config["constants"]),
     log:
         f"{LOGS}/constants/estimator_constants.log",
@@ -27,7 +28,7 @@ rule estimator_constants:
     conda:
         STELAB_ENV
     shell:
-        "stelab constants --spec {params.spec:q} --json {output.json:q} --tsv {output.tsv:q} "
+        "{params.stelab} constants --spec {params.spec:q} --json {output.json:q} --tsv {output.tsv:q} "
         "--app-h {output.app_h:q} --curves {output.curves:q} > {log:q} 2>&1"
 
 

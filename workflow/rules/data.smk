@@ -4,21 +4,21 @@
 #   download  -> download_mnist        (mirrors tried in order, MD5-verified, atomic)
 #   folder    -> import_mnist_folder   (verifies the user's data.folder, copies it into data.root)
 #   synthetic -> make_synthetic_mnist  (tiny seven-segment digits for smoke runs and tests)
-# The QAT rules take `MNIST_FILES` as input and pass `mnist_dir()` to `stelab`.
+# The QAT rules take MNIST_FILES (or IMAGEFOLDER_CHECK for a ResNet) as input.
+# The config was validated by stelab.config (data.folder and data.imagefolder exist).
 
-import shlex
-from pathlib import Path
+from stelab.data.idx import MNIST_FILES as MNIST_FILE_NAMES
 
-MNIST_FILE_NAMES = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-]
-DATA_LOGS = "results/logs/data"
-
-
+DATA_LOGS = f"{LOGS}/data"
 MNIST_FILES = [f"{mnist_dir()}/{name}" for name in MNIST_FILE_NAMES]
+IMAGEFOLDER_ROOT = config["data"]["imagefolder"]
+IMAGEFOLDER_CHECK = "results/data/imagefolder.json"
+
+
+def user_mnist_files(wildcards):
+    """The user's IDX files in data.folder, plain or .gz (stelab.config checked that each exists)."""
+    folder = Path(config["data"]["folder"])
+    return [str(folder / n) if (folder / n).is_file() else str(folder / f"{n}.gz") for n in MNIST_FILE_NAMES]
 
 
 if config["data"]["source"] == "download":
@@ -27,6 +27,7 @@ if config["data"]["source"] == "download":
         output:
             MNIST_FILES,
         params:
+            stelab=STELAB,
             out=lambda wildcards, output: os.path.dirname(output[0]),
             mirrors=" ".join(f"--mirror {shlex.quote(m)}" for m in config["data"]["mirrors"]),
             timeout=config["data"]["timeout_s"],
@@ -40,19 +41,20 @@ if config["data"]["source"] == "download":
         conda:
             STELAB_ENV
         shell:
-            "stelab download-mnist --out {params.out:q} {params.mirrors} "
+            "{params.stelab} download-mnist --out {params.out:q} {params.mirrors} "
             "--timeout {params.timeout} > {log:q} 2>&1"
 
 elif config["data"]["source"] == "folder":
 
     rule import_mnist_folder:
         input:
-            user_mnist_files(),
+            user_mnist_files,
         output:
             MNIST_FILES,
         params:
+            stelab=STELAB,
             out=lambda wildcards, output: os.path.dirname(output[0]),
-            folder=config["data"].get("folder"),
+            folder=config["data"]["folder"],
         log:
             f"{DATA_LOGS}/import_mnist_folder.log",
         threads: 1
@@ -63,14 +65,15 @@ elif config["data"]["source"] == "folder":
         conda:
             STELAB_ENV
         shell:
-            "stelab download-mnist --out {params.out:q} --mirror {params.folder:q} > {log:q} 2>&1"
+            "{params.stelab} download-mnist --out {params.out:q} --mirror {params.folder:q} > {log:q} 2>&1"
 
-elif config["data"]["source"] == "synthetic":
+else:
 
     rule make_synthetic_mnist:
         output:
             MNIST_FILES,
         params:
+            stelab=STELAB,
             out=lambda wildcards, output: os.path.dirname(output[0]),
             n_train=config["data"]["synthetic"]["n_train"],
             n_test=config["data"]["synthetic"]["n_test"],
@@ -85,24 +88,17 @@ elif config["data"]["source"] == "synthetic":
         conda:
             STELAB_ENV
         shell:
-            "stelab make-synthetic --out {params.out:q} --n-train {params.n_train} "
+            "{params.stelab} make-synthetic --out {params.out:q} --n-train {params.n_train} "
             "--n-test {params.n_test} --seed {params.seed} > {log:q} 2>&1"
 
-else:
-    raise ValueError(f"config data.source: unknown source {config['data']['source']!r}")
-
-
-IMAGEFOLDER_ROOT = config["data"].get("imagefolder")
-IMAGEFOLDER_CHECK = "results/data/imagefolder.json"
 
 if IMAGEFOLDER_ROOT:
-    if not Path(IMAGEFOLDER_ROOT).is_dir():
-        raise ValueError(f"config data.imagefolder: {IMAGEFOLDER_ROOT} does not exist or is not a folder")
 
     rule check_imagefolder:
         output:
             IMAGEFOLDER_CHECK,
         params:
+            stelab=STELAB,
             root=IMAGEFOLDER_ROOT,
         log:
             f"{DATA_LOGS}/check_imagefolder.log",
@@ -114,4 +110,4 @@ if IMAGEFOLDER_ROOT:
         conda:
             STELAB_ENV
         shell:
-            "stelab check-imagefolder {params.root:q} --out {output:q} > {log:q} 2>&1"
+            "{params.stelab} check-imagefolder {params.root:q} --out {output:q} > {log:q} 2>&1"

@@ -1,4 +1,5 @@
-# QAT rules (paper A §6): pretrain the Q̂-net → fork → train each branch → compare → tables.
+# QAT rules (paper A, arXiv 2405.05171, §6): pretrain the Q̂-net → fork → train each branch →
+# compare → tables.
 #
 # One chain per bit width × optimizer × learning-rate factor × seed:
 #   results/qat/b{bits}/{optimizer}/lr{factor}/seed{seed}/pretrain.pt             qat_pretrain
@@ -6,46 +7,27 @@
 #   results/qat/b{bits}/{optimizer}/lr{factor}/seed{seed}/{variant}/final.pt      qat_train_branch
 # Factor 1 runs every variant of qat.variants[optimizer] at qat.quantize.bits and at every
 # qat.extra_bits width; the other factors of qat.lr_sweep.factors run the baseline pair
-# (qhat, ste) at qat.quantize.bits only. Uses MNIST_FILES and
-# mnist_dir() from data.smk and ALL_TARGETS / NOTEBOOKS from common.smk. A ResNet model
-# (qat.model.name resnet50/resnet18) trains on data.imagefolder instead: the training rules
-# then take the check_imagefolder output as input and pass the ImageFolder root as --data.
+# (qhat, ste) at qat.quantize.bits only. A ResNet model (qat.model.name resnet50/resnet18)
+# trains on data.imagefolder: the training rules then take the check_imagefolder output as
+# input and pass the ImageFolder root as --data. Training jobs get more memory and time on
+# each Slurm retry (attempt 1, 2, 3).
 
-import json
-
-from stelab.estimators import get_estimator
+from stelab.config import lr_factor_label
+from stelab.optimizers import OPTIMIZERS
+from stelab.qat.settings import RESNETS, RUN_KEYS, VARIANTS
 
 QAT = config["qat"]
 QAT_DIR = "results/qat"
-QAT_LOGS = "results/logs/qat"
+QAT_LOGS = f"{LOGS}/qat"
+QAT_BENCH = "results/benchmarks/qat"
 QAT_TABLES = "results/tables"
-# the keys that change what a training job computes (others only affect compare/report)
-QAT_RUN_KEYS = ("model", "quantize", "estimator", "optimizers", "epochs", "batch_size", "warmup_frac",
-                "track_every", "pretrain_fraction", "train_subset", "val_subset", "eval_train_subset",
-                "lr_tweak", "ste_lr_scope", "extra_bits", "image_size", "amp", "channels_last", "deterministic",
-                "cudnn_benchmark")
-QAT_SETTINGS = json.dumps({k: QAT[k] for k in QAT_RUN_KEYS if k in QAT}, sort_keys=True)
-QAT_THREADS = QAT.get("threads", 1)
-for _opt in [*QAT["optimizers"], *QAT.get("lr_sweep", {}).get("optimizers", [])]:
-    if _opt not in QAT["optimizers"]:
-        raise ValueError(f"config key qat.lr_sweep.optimizers: {_opt!r} is not a key of qat.optimizers")
-    if _opt not in QAT["variants"] or "qhat" not in QAT["variants"][_opt]:
-        raise ValueError(f"config key qat.variants.{_opt}: missing, or lacks 'qhat' (every pair compares against it)")
-QAT_GPU = QAT.get("gpu", 0)
-QAT_MEM_MB = QAT.get("mem_mb", 3000)  # training jobs; fork and compare get at least this too
-QAT_RUNTIME = QAT.get("runtime_min")  # null: 60 min per pretraining job, 120 per branch job
-QAT_IMAGEFOLDER = QAT.get("model", {}).get("name", "mnist_convnet") != "mnist_convnet"
+QAT_CHAIN = "b{bits}/{optimizer}/lr{factor}/seed{seed}"
+QAT_SETTINGS = as_json({k: QAT[k] for k in RUN_KEYS if k in QAT})
+QAT_IMAGEFOLDER = QAT["model"]["name"] in RESNETS
 QAT_DATA_FILES = [IMAGEFOLDER_CHECK] if QAT_IMAGEFOLDER else MNIST_FILES
-QAT_LOADER = f"--workers {QAT.get('workers', 0)}" + (" --pin-memory" if QAT.get("pin_memory", True) else "")
-QAT_BITS = QAT.get("quantize", {}).get("bits", 2)
-QAT_ALL_BITS = [QAT_BITS] + [e["bits"] for e in QAT.get("extra_bits", []) if e["bits"] != QAT_BITS]
-for _i, _extra in enumerate(QAT.get("extra_bits", [])):
-    try:
-        get_estimator(_extra["estimator"])
-    except ValueError as _exc:
-        raise ValueError(f"config key qat.extra_bits[{_i}].estimator: {_exc}") from None
-
-
+QAT_LOADER = f"--workers {QAT['workers']}" + (" --pin-memory" if QAT["pin_memory"] else "")
+QAT_BITS = QAT["quantize"]["bits"]
+QAT_ALL_BITS = [QAT_BITS] + [e["bits"] for e in QAT["extra_bits"]]
 QAT_OUT = {
     "runs": f"{QAT_DIR}/runs.tsv",
     "pairs": f"{QAT_DIR}/pairs.tsv",
@@ -57,84 +39,118 @@ QAT_TABLE_FILES = [f"{QAT_TABLES}/{n}.{ext}" for n in QAT_TABLE_NAMES for ext in
 QAT_SWEEP_FIT = f"{QAT_TABLES}/qat_lr_sweep_fit.json"
 
 
-QAT_WILDCARDS = {"bits": r"\d+", "optimizer": "sgd|momentum|adam", "factor": r"[0-9.]+", "seed": r"\d+",
-                 "variant": "qhat|ste|lrtweak|unadjusted"}
+def qat_data_dir(wildcards, input):
+    """--data of the training rules: the ImageFolder root, or the folder of the MNIST IDX files."""
+    return IMAGEFOLDER_ROOT if QAT_IMAGEFOLDER else os.path.dirname(input.data[0])
+
+
+def qat_branches():
+    """(bits, optimizer, factor, seed, variant) of every branch to train."""
+    out = [(b, o, "1", s, v) for b in QAT_ALL_BITS for o in QAT["optimizers"] for s in QAT["seeds"]
+           for v in QAT["variants"][o]]
+    sweep = QAT["lr_sweep"]
+    for o in sweep["optimizers"]:
+        for f in sweep["factors"]:
+            if float(f) != 1.0:
+                out += [(QAT_BITS, o, lr_factor_label(f), s, v) for s in sweep.get("seeds", QAT["seeds"])
+                        for v in ("qhat", "ste")]
+    return out
+
+
+def qat_branch_files(name, main_only=False):
+    """``name`` in every branch folder; ``main_only``: qat.quantize.bits at learning-rate factor 1."""
+    return [f"{QAT_DIR}/b{b}/{o}/lr{f}/seed{s}/{v}/{name}" for b, o, f, s, v in qat_branches()
+            if not main_only or (f == "1" and b == QAT_BITS)]
+
+
+def qat_runtime(base):
+    """Slurm wall time of a training job: qat.runtime_min (or ``base`` minutes) × the attempt number."""
+    return lambda wildcards, attempt: (QAT["runtime_min"] or base) * attempt
+
+
+wildcard_constraints:
+    bits=r"\d+",
+    optimizer="|".join(OPTIMIZERS),
+    factor=r"[0-9.e+-]+",
+    seed=r"\d+",
+    variant="|".join(VARIANTS),
 
 
 rule qat_pretrain:
-    wildcard_constraints:
-        **QAT_WILDCARDS,
     input:
         data=QAT_DATA_FILES,
     output:
-        f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.pt",
+        f"{QAT_DIR}/{QAT_CHAIN}/pretrain.pt",
     params:
+        stelab=STELAB,
         data=qat_data_dir,
         qat=QAT_SETTINGS,
         loader=QAT_LOADER,
+        every=QAT["checkpoint_every"],
     log:
-        f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.log",
-    threads: QAT_THREADS
+        f"{QAT_LOGS}/{QAT_CHAIN}/pretrain.log",
+    benchmark:
+        f"{QAT_BENCH}/{QAT_CHAIN}/pretrain.tsv"
+    threads: QAT["threads"]
     resources:
-        mem_mb=QAT_MEM_MB,
-        runtime=QAT_RUNTIME or 60,
-        gpu=QAT_GPU,
+        mem_mb=lambda wildcards, attempt: QAT["mem_mb"] * attempt,
+        runtime=qat_runtime(60),
+        gpu=QAT["gpu"],
     conda:
         STELAB_ENV
     shell:
-        "stelab pretrain --data {params.data:q} --qat {params.qat:q} --optimizer {wildcards.optimizer} "
+        "{params.stelab} pretrain --data {params.data:q} --qat {params.qat:q} --optimizer {wildcards.optimizer} "
         "--seed {wildcards.seed} --lr-factor {wildcards.factor} --bits {wildcards.bits} --out {output:q} "
-        "--threads {threads} {params.loader} "
-        "> {log:q} 2>&1"
+        "--threads {threads} --checkpoint-every {params.every} {params.loader} > {log:q} 2>&1"
 
 
 rule qat_fork:
-    wildcard_constraints:
-        **QAT_WILDCARDS,
     input:
-        f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/pretrain.pt",
+        f"{QAT_DIR}/{QAT_CHAIN}/pretrain.pt",
     output:
-        f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/init.pt",
+        f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/init.pt",
     params:
+        stelab=STELAB,
         qat=QAT_SETTINGS,
     log:
-        f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/fork.log",
+        f"{QAT_LOGS}/{QAT_CHAIN}/{{variant}}/fork.log",
     threads: 1
     resources:
-        mem_mb=max(2000, QAT_MEM_MB),
+        mem_mb=max(2000, QAT["mem_mb"]),
         runtime=10,
     conda:
         STELAB_ENV
     shell:
-        "stelab fork --pretrained {input:q} --variant {wildcards.variant} --qat {params.qat:q} "
+        "{params.stelab} fork --pretrained {input:q} --variant {wildcards.variant} --qat {params.qat:q} "
         "--out {output:q} > {log:q} 2>&1"
 
 
 rule qat_train_branch:
-    wildcard_constraints:
-        **QAT_WILDCARDS,
     input:
-        init=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/init.pt",
+        init=f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/init.pt",
         data=QAT_DATA_FILES,
     output:
-        final=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/final.pt",
-        history=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/history.tsv",
-        snapshots=f"{QAT_DIR}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/snapshots.pt",
+        final=f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/final.pt",
+        history=f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/history.tsv",
+        snapshots=f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/snapshots.pt",
     params:
+        stelab=STELAB,
         data=qat_data_dir,
-        every=QAT.get("checkpoint_every", 200),
+        every=QAT["checkpoint_every"],
         loader=QAT_LOADER,
     log:
-        f"{QAT_LOGS}/b{{bits}}/{{optimizer}}/lr{{factor}}/seed{{seed}}/{{variant}}/train.log",
-    threads: QAT_THREADS
+        f"{QAT_LOGS}/{QAT_CHAIN}/{{variant}}/train.log",
+    benchmark:
+        f"{QAT_BENCH}/{QAT_CHAIN}/{{variant}}/train.tsv"
+    threads: QAT["threads"]
     resources:
-        mem_mb=QAT_MEM_MB,
-        runtime=QAT_RUNTIME or 120,
-        gpu=QAT_GPU,
+        mem_mb=lambda wildcards, attempt: QAT["mem_mb"] * attempt,
+        runtime=qat_runtime(120),
+        gpu=QAT["gpu"],
     conda:
         STELAB_ENV
     shell:
-        "stelab train-branch --init {input.init:q} --data {params.data:q} --out {output.final:q} "
+        "{params.stelab} train-branch --init {input.init:q} --data {params.data:q} --out {output.final:q} "
         "--history {output.history:q} --snapshots {output.snapshots:q} "
         "--checkpoint-every {params.every} --threads {threads} {params.loader} > {log:q} 2>&1"
 
@@ -149,18 +165,19 @@ rule qat_compare:
         tracking=QAT_OUT["tracking"],
         scatter=QAT_OUT["scatter"],
     params:
-        points=QAT.get("scatter_points", 4000),
+        stelab=STELAB,
+        points=QAT["scatter_points"],
         bits=QAT_BITS,
     log:
         f"{QAT_LOGS}/compare.log",
     threads: 1
     resources:
-        mem_mb=max(4000, QAT_MEM_MB),
+        mem_mb=max(4000, QAT["mem_mb"]),
         runtime=30,
     conda:
         STELAB_ENV
     shell:
-        "stelab compare --runs {input.runs:q} --snapshots {input.snapshots:q} "
+        "{params.stelab} compare --runs {input.runs:q} --snapshots {input.snapshots:q} "
         "--runs-out {output.runs:q} --pairs-out {output.pairs:q} --tracking-out {output.tracking:q} "
         "--scatter-out {output.scatter:q} --scatter-points {params.points} --scatter-bits {params.bits} "
         "> {log:q} 2>&1"
@@ -178,6 +195,7 @@ rule qat_tables:
         sweep=report(f"{QAT_TABLES}/qat_lr_sweep.csv", caption="../report/qat_lr_sweep.rst", category="QAT (MNIST)"),
         fit=QAT_SWEEP_FIT,
     params:
+        stelab=STELAB,
         out=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         f"{QAT_LOGS}/tables.log",
@@ -188,7 +206,7 @@ rule qat_tables:
     conda:
         STELAB_ENV
     shell:
-        "stelab qat-tables --pairs {input.pairs:q} --runs {input.runs:q} --out-dir {params.out:q} > {log:q} 2>&1"
+        "{params.stelab} qat-tables --pairs {input.pairs:q} --runs {input.runs:q} --out-dir {params.out:q} > {log:q} 2>&1"
 
 
 ALL_TARGETS.extend([*QAT_OUT.values(), *QAT_TABLE_FILES, QAT_SWEEP_FIT])

@@ -31,6 +31,7 @@ rule notebook:
         executed="results/notebooks/{notebook}.ipynb",
         html=report("report/{notebook}.html", caption="../report/notebook.rst", category="Notebooks"),
     params:
+        stelab=STELAB,
         parameters=lambda wc: as_json(NOTEBOOKS[wc.notebook]["inputs"]),
         kernel=config["report"]["kernel"],
     log:
@@ -43,8 +44,8 @@ rule notebook:
     conda:
         STELAB_ENV
     shell:
-        "stelab report notebook --template {input.template:q} --parameters {params.parameters:q} "
-        "--kernel {params.kernel} --executed {output.executed:q} --html {output.html:q} > {log:q} 2>&1"
+        "{params.stelab} report notebook --template {input.template:q} --parameters {params.parameters:q} "
+        "--kernel {params.kernel:q} --executed {output.executed:q} --html {output.html:q} > {log:q} 2>&1"
 
 
 rule report_index:
@@ -55,6 +56,7 @@ rule report_index:
     output:
         REPORT_INDEX,
     params:
+        stelab=STELAB,
         title=config["report"]["title"],
         summaries=" ".join(
             f"--{option} " + " ".join(shlex.quote(p) for p in ([paths] if isinstance(paths, str) else paths))
@@ -70,5 +72,5 @@ rule report_index:
     conda:
         STELAB_ENV
     shell:
-        "stelab report index --title {params.title:q} --out {output:q} --pages {input.pages:q} "
+        "{params.stelab} report index --title {params.title:q} --out {output:q} --pages {input.pages:q} "
         "--executed {input.executed:q} {params.summaries} > {log:q} 2>&1"

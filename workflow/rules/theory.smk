@@ -1,4 +1,4 @@
-# Theory track (spec B): finite-d simulations and limit-equation solves per case, one
+# Theory track (paper B, arXiv 2510.10693): finite-d simulations and limit-equation solves per case, one
 # comparison per experiment (curves + gap tables), fixed points, the stability sweep.
 # Case specs are resolved from config["theory"] by the package (stelab.theory.experiments).
 
@@ -19,6 +19,7 @@ rule theory_simulate:
     output:
         f"{THEORY_DIR}/{{texp}}/{{tcase}}/sim.npz",
     params:
+        stelab=STELAB,
         spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
     log:
         f"{LOGS}/theory/{{texp}}/{{tcase}}/simulate.log",
@@ -29,13 +30,14 @@ rule theory_simulate:
     conda:
         STELAB_ENV
     shell:
-        "stelab theory simulate --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
+        "{params.stelab} theory simulate --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule theory_solve:
     output:
         f"{THEORY_DIR}/{{texp}}/{{tcase}}/theory.npz",
     params:
+        stelab=STELAB,
         spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
     log:
         f"{LOGS}/theory/{{texp}}/{{tcase}}/solve.log",
@@ -46,7 +48,7 @@ rule theory_solve:
     conda:
         STELAB_ENV
     shell:
-        "stelab theory solve --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
+        "{params.stelab} theory solve --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
 for _exp, _cases in THEORY_CASES.items():
@@ -68,6 +70,7 @@ for _exp, _cases in THEORY_CASES.items():
         output:
             **_outputs,
         params:
+            stelab=STELAB,
             spec=as_json(section_for(config["theory"], _exp)),
             exp=_exp,
             extra=(lambda wc, output: f"--extra {output.extra}" if "extra" in output.keys() else ""),
@@ -80,7 +83,7 @@ for _exp, _cases in THEORY_CASES.items():
         conda:
             STELAB_ENV
         shell:
-            "stelab theory compare --spec {params.spec:q} --experiment {params.exp} --sim {input.sim:q} "
+            "{params.stelab} theory compare --spec {params.spec:q} --experiment {params.exp} --sim {input.sim:q} "
             "--theory {input.theory:q} --curves {output.curves:q} --gaps {output.gaps:q} {params.extra} "
             "> {log:q} 2>&1"
 
@@ -97,6 +100,7 @@ rule theory_fixed_points:
         table=report(THEORY_FIXED["table"], caption="../report/theory_fixed_points.rst", category="Theory"),
         checks=THEORY_FIXED["checks"],
     params:
+        stelab=STELAB,
         spec=as_json(section_for(config["theory"], "fixed_points")),
     log:
         f"{LOGS}/theory/fixed_points.log",
@@ -107,7 +111,7 @@ rule theory_fixed_points:
     conda:
         STELAB_ENV
     shell:
-        "stelab theory fixed-point --spec {params.spec:q} --out {output.table:q} --checks {output.checks:q} "
+        "{params.stelab} theory fixed-point --spec {params.spec:q} --out {output.table:q} --checks {output.checks:q} "
         "> {log:q} 2>&1"
 
 
@@ -115,6 +119,7 @@ rule theory_stability:
     output:
         report(THEORY_STABILITY, caption="../report/theory_stability.rst", category="Theory"),
     params:
+        stelab=STELAB,
         spec=as_json(section_for(config["theory"], "stability")),
     log:
         f"{LOGS}/theory/stability.log",
@@ -125,7 +130,7 @@ rule theory_stability:
     conda:
         STELAB_ENV
     shell:
-        "stelab theory sweep --experiment stability --spec {params.spec:q} --threads {threads} "
+        "{params.stelab} theory sweep --experiment stability --spec {params.spec:q} --threads {threads} "
         "--out {output:q} > {log:q} 2>&1"
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..qat.settings import LR_TWEAK, OPTIMIZERS, PAIRS, VARIANTS
+from ..optimizers import OPTIMIZERS
+from ..qat.settings import LR_TWEAK, PAIRS, VARIANTS
 
 DATA_HELP = ("folder holding the four MNIST IDX files, or for a ResNet model the ImageFolder root "
              "(train/ and val/ with the same class folders)")

@@ -39,5 +39,5 @@ TABLE5_MNIST = {
     ("adam", "diff"): {"train_acc": 0.07, "train_loss": -0.0016, "val_acc": -0.08, "val_loss": -0.0013},
 }
 
-#: the paper's table labels of the optimisers of :data:`stelab.qat.settings.OPTIMIZERS` (Tables 4–5)
+#: the paper's table labels of the optimisers of :data:`stelab.optimizers.OPTIMIZERS` (Tables 4–5)
 OPTIMIZER_LABEL = {"momentum": "S", "sgd": "SGD", "adam": "A"}

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .paper_values import PAPER_BITS
-from .settings import LR_TWEAK, OPTIMIZERS, PAIRS
+from ..optimizers import OPTIMIZERS
+from .settings import LR_TWEAK, PAIRS
 
 #: colour and legend label of each pair of :data:`PAIRS`
 PAIR_STYLE = {"baseline": ("C0", "baseline (Q̂ vs STE)"), "lrtweak": ("C2", f"lr-tweak (Q̂ vs Q̂, η×{LR_TWEAK})"),

@@ -1,8 +1,8 @@
 """What a QAT training job computes: the lists of the QAT track, the run settings and the schedule.
 
 Paper A (arXiv 2405.05171), §6. Torch-free, so the Snakefile and the config checks import it
-while parsing; every other module of the track (and ``workflow/rules/qat.smk``) takes its
-lists from here: :data:`OPTIMIZERS`, :data:`VARIANTS`, :data:`PAIRS`, :data:`RUN_KEYS`,
+while parsing; every other module of the track (and ``workflow/rules/qat.smk``) takes its lists from
+here (the optimizer names from :mod:`stelab.optimizers`): :data:`VARIANTS`, :data:`PAIRS`, :data:`RUN_KEYS`,
 :data:`AMP_MODES`, :data:`MODELS` / :data:`RESNETS`, :data:`STE_LR_SCOPES`, :data:`LR_TWEAK`.
 
 A *run* (:class:`RunSettings`, stored in every checkpoint as a plain dict) fixes everything a
@@ -24,8 +24,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-#: optimisers of paper A §6.1, in report order (the paper's SGD + momentum first)
-OPTIMIZERS = ("momentum", "sgd", "adam")
+from ..optimizers import OPTIMIZERS
+
 #: branches forked from the Q̂-net (paper A §6.1; :mod:`stelab.qat.fork`)
 VARIANTS = ("qhat", "ste", "lrtweak", "unadjusted")
 #: pair name → (reference variant, other variant) compared by Ē (paper A §6.2, Tables 3–4), in report order

@@ -1,7 +1,7 @@
 """Tables 3–5 and the learning-rate sweep from per-seed comparison rows (paper A, arXiv 2405.05171, §6.3).
 
 Mean ± sd over seeds with the paper's MNIST numbers (:mod:`stelab.qat.paper_values`) in
-adjacent columns; rows in the order of :data:`stelab.qat.settings.OPTIMIZERS` and
+adjacent columns; rows in the order of :data:`stelab.optimizers.OPTIMIZERS` and
 :data:`stelab.qat.settings.PAIRS`. The sweep fits log Ē against log η: the per-step growth of
 E⁽ᵗ⁾ in Theorem 5.1 (eq. 6) is a gradient-error term ∝ η plus a convexity term ∝ η².
 """
@@ -13,7 +13,8 @@ import pandas as pd
 
 from . import paper_values as pv
 from .metrics import FINAL_METRICS, loglog_slope
-from .settings import OPTIMIZERS, PAIRS
+from ..optimizers import OPTIMIZERS
+from .settings import PAIRS
 
 
 def _mean_sd(df: pd.DataFrame, by, cols) -> pd.DataFrame:
