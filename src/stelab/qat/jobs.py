@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import atomic_path, write_json, write_table
+from ..latex import write_latex_table
 from .checkpoints import init_checkpoint, load_checkpoint, save_checkpoint
 from .device import pick_device
 from .inputs import data_for_run, imagefolder_data, imagefolder_n_train, n_train_of
@@ -125,7 +126,8 @@ def compare(*, runs, snapshots, runs_out, pairs_out, tracking_out, scatter_out, 
 
 
 def write_tables(*, pairs, runs, out_dir) -> None:
-    """Tables 3–5 and the lr sweep as .csv, .tsv and .tex, plus the sweep's log-log fit (JSON)."""
+    """Tables 3–5 and the lr sweep as .csv, .tsv and .tex (:mod:`stelab.latex`: compiles with pdflatex),
+    plus the sweep's log-log fit (JSON)."""
     import pandas as pd
 
     from . import tables as qt
@@ -145,5 +147,5 @@ def write_tables(*, pairs, runs, out_dir) -> None:
     for name, (df, display, digits) in tables.items():
         write_table(out / f"{name}.csv", df)
         write_table(out / f"{name}.tsv", df)
-        write_table(out / f"{name}.tex", qt.display_table(df, display, digits))
+        write_latex_table(out / f"{name}.tex", qt.display_table(df, display, digits))
     write_json(out / "qat_lr_sweep_fit.json", fits)
