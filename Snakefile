@@ -34,6 +34,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/constants.smk"
 include: "workflow/rules/qat.smk"
 include: "workflow/rules/theory.smk"
+include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 

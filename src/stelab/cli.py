@@ -15,6 +15,7 @@ from . import __version__
 COMMAND_MODULES = (
     "stelab.commands.constants",
     "stelab.commands.data",
+    "stelab.commands.figures",
     "stelab.commands.qat",
     "stelab.commands.report",
     "stelab.commands.theory",

@@ -1,4 +1,9 @@
-"""Figures of the estimator zoo: Fig. 1 of paper A (Q̂ and Q̂') and the weight map M(w) with α."""
+"""Figures of the estimator zoo: Fig. 1 of paper A (arXiv 2405.05171, §3: Q̂ and Q̂') and the weight map
+M(w) of §5.1 (eq. 4) with α, drawn under the workflow's theme (:mod:`stelab.figures`).
+
+Weights and quantizer outputs are in units of the range half-width m (the curves are computed with
+m = 1); Q̂' and M'(w) are dimensionless.
+"""
 
 from __future__ import annotations
 
@@ -6,50 +11,66 @@ import math
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.lines import Line2D
+
+from ..figures import NEUTRALS, color, themed
+
+W_LABEL = "latent weight w (units of m)"
 
 
 def _grid(n: int, ncols: int = 3):
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
+    ncols = min(ncols, n)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.9 * nrows), squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat
 
 
+@themed
 def plot_estimators(curves: pd.DataFrame):
-    """One panel per estimator: Q (grey), Q̂ (solid, where it exists) and Q̂' (dashed, right axis)."""
+    """Fig. 1: one panel per estimator with Q (grey), Q̂ (solid, where it has a closed form) on the left
+    axis and Q̂' (dashed) on the right axis; ``curves`` is the ``--curves`` TSV of ``stelab constants``."""
     labels = list(dict.fromkeys(curves["label"]))
+    if not labels:
+        raise ValueError("estimator curves table holds no estimator (column 'label' is empty)")
     fig, axes = _grid(len(labels))
     for ax, label in zip(axes, labels):
         d = curves[curves["label"] == label]
-        ax.plot(d["w"], d["Q"], color="0.6", lw=1.5, label="Q")
+        ax.plot(d["w"], d["Q"], color=NEUTRALS["reference"], lw=1.5)
         if d["Qhat"].notna().any():
-            ax.plot(d["w"], d["Qhat"], color="C0", lw=1.5, label="Q̂")
+            ax.plot(d["w"], d["Qhat"], color=color(0), lw=1.5)
+        ax.set_xlabel(W_LABEL)
+        ax.set_ylabel(r"$Q(w)$, $\hat{Q}(w)$ (units of m)")
         ax2 = ax.twinx()
-        ax2.plot(d["w"], d["dQhat"], color="C3", ls="--", lw=1.2, label="Q̂'")
+        ax2.plot(d["w"], d["dQhat"], color=color(3), ls="--", lw=1.2)
         ax2.set_ylim(bottom=0)
-        ax.set_title(f"{label} (b={int(d['bits'].iloc[0])})", fontsize=10)
-        ax.set_xlabel("latent weight w / m")
+        ax2.grid(False)
+        ax2.spines["right"].set_visible(True)
+        ax2.set_ylabel(r"$\hat{Q}'(w)$ (dimensionless)")
+        ax.set_title(f"{label} (b = {int(d['bits'].iloc[0])})")
     fig.legend(
-        handles=[plt.Line2D([], [], color="0.6"), plt.Line2D([], [], color="C0"), plt.Line2D([], [], color="C3", ls="--")],
-        labels=["Q (forward)", "Q̂ (left axis)", "Q̂' (right axis)"],
-        loc="lower center",
+        handles=[Line2D([], [], color=NEUTRALS["reference"]), Line2D([], [], color=color(0)),
+                 Line2D([], [], color=color(3), ls="--")],
+        labels=["Q (forward)", r"$\hat{Q}$ (left axis)", r"$\hat{Q}'$ (right axis)"],
+        loc="outside lower center",
         ncol=3,
     )
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
+@themed
 def plot_weight_maps(curves: pd.DataFrame):
-    """One panel per estimator: M(w) against the identity, thresholds fixed, α in the title."""
+    """One panel per estimator: M(w) against the identity (dotted), thresholds fixed, α (eq. 4) in the title."""
     labels = [lab for lab in dict.fromkeys(curves["label"]) if curves.loc[curves["label"] == lab, "M"].notna().any()]
+    if not labels:
+        raise ValueError("estimator curves table holds no weight map (column 'M' is empty for every estimator)")
     fig, axes = _grid(len(labels))
     for ax, label in zip(axes, labels):
         d = curves[curves["label"] == label]
-        ax.plot(d["w"], d["w"], color="0.7", lw=1, ls=":")
-        ax.plot(d["w"], d["M"], color="C2", lw=1.6)
-        ax.set_title(f"{label}: α = {d['alpha'].iloc[0]:.4f}", fontsize=10)
-        ax.set_xlabel("w / m")
-        ax.set_ylabel("M(w) / m")
-    fig.tight_layout()
+        ax.plot(d["w"], d["w"], color=NEUTRALS["reference"], lw=1, ls=":")
+        ax.plot(d["w"], d["M"], color=color(2), lw=1.6)
+        ax.set_title(f"{label}: α = {d['alpha'].iloc[0]:.4f}")
+        ax.set_xlabel(W_LABEL)
+        ax.set_ylabel("M(w) (units of m)")
     return fig

@@ -1,5 +1,10 @@
 """Figures of the QAT report (paper A, arXiv 2405.05171): Fig. 3 (App. J), Ē and quantized
-agreement over training (§6.2 metrics, the App. I future-work item), Ē against η.
+agreement over training (§6.2 metrics, the App. I future-work item), Ē against η; drawn under
+the workflow's theme (:mod:`stelab.figures`).
+
+Ē comes in up to two normalisations, each drawn where its column is present: ``E_bar`` (§6.2:
+mean |ΔE⁽ᵀ⁾| as a percentage of the layer's representable range) and ``E_bar_path``
+(path-normalised); tables carry them as ``<column>_mean``/``<column>_sd``.
 """
 
 from __future__ import annotations
@@ -8,47 +13,68 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .paper_values import PAPER_BITS
+from ..figures import NEUTRALS, color, log_axis, themed
 from ..optimizers import OPTIMIZERS
+from .paper_values import PAPER_BITS
 from .settings import LR_TWEAK, PAIRS
 
 #: colour and legend label of each pair of :data:`PAIRS`
-PAIR_STYLE = {"baseline": ("C0", "baseline (Q̂ vs STE)"), "lrtweak": ("C2", f"lr-tweak (Q̂ vs Q̂, η×{LR_TWEAK})"),
-              "unadjusted": ("C3", "unadjusted (Q̂ vs STE, no M)")}
+PAIR_STYLE = {"baseline": (color(0), r"baseline ($\hat{Q}$ vs STE)"),
+              "lrtweak": (color(2), rf"lr-tweak ($\hat{{Q}}$ vs $\hat{{Q}}$, η×{LR_TWEAK})"),
+              "unadjusted": (color(3), r"unadjusted ($\hat{Q}$ vs STE, no M)")}
 #: axis-title label of each optimiser of :data:`OPTIMIZERS`
 OPT_LABEL = {"momentum": "SGD + momentum", "sgd": "SGD", "adam": "Adam"}
+#: the Ē normalisations: column → (label, axis label with unit, marker of the lr sweep)
+E_BAR_KINDS = {"E_bar": ("Ē, % of range", "Ē, % of range (%)", "o"),
+               "E_bar_path": ("Ē, path-normalised", "Ē, path-normalised (%)", "s")}
 
 
-def plot_weight_scatter(scatter: dict, optimizer: str = "momentum", max_points: int | None = None):
-    """Fig. 3: Q̂-net vs STE-net weights at the end of training, (a) adjusted by M, (b) unadjusted.
+def _e_bar_columns(columns, suffix: str = "") -> list[str]:
+    """The Ē columns of :data:`E_BAR_KINDS` present in ``columns`` (``E_bar`` + ``suffix`` always required)."""
+    present = [kind for kind in E_BAR_KINDS if f"{kind}{suffix}" in columns]
+    if "E_bar" not in present:
+        raise ValueError(f"table has no column 'E_bar{suffix}'; have {sorted(columns)}")
+    return present
+
+
+@themed
+def plot_weight_scatter(scatter: dict, optimizers=None, max_points: int | None = None):
+    """Fig. 3: Q̂-net vs STE-net weights at the end of training, (a) adjusted by M, (b) unadjusted;
+    one row per optimizer (``optimizers``, default: every optimizer in ``scatter``).
 
     ``scatter`` holds ``{optimizer}_{adjusted|unadjusted}_{x|y}`` arrays in units of the layer's
     range half-length and the rounding ``thresholds`` in the same units (grid lines; see
     :func:`stelab.qat.compare.compare_runs`).
     """
-    panels = [p for p in ("adjusted", "unadjusted") if f"{optimizer}_{p}_x" in scatter]
-    if not panels:
-        raise ValueError(f"no scatter data for optimizer {optimizer!r}; have {sorted(scatter)}")
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
-    for ax, panel in zip(axes.flat, panels):
-        x, y = np.asarray(scatter[f"{optimizer}_{panel}_x"]), np.asarray(scatter[f"{optimizer}_{panel}_y"])
-        if max_points:
-            x, y = x[:max_points], y[:max_points]
-        lim = float(max(np.abs(x).max(), np.abs(y).max(), 1.0)) * 1.05
-        ax.plot([-lim, lim], [-lim, lim], color="0.6", lw=1, zorder=0)
-        for t in np.asarray(scatter.get("thresholds", ())):
-            ax.axvline(t, color="0.85", lw=0.8, zorder=0)
-            ax.axhline(t, color="0.85", lw=0.8, zorder=0)
-        ax.scatter(x, y, s=3, alpha=0.35, color="C0" if panel == "adjusted" else "C3", rasterized=True)
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_aspect("equal")
-        xl = "M(w_Q̂) / m" if panel == "adjusted" and optimizer != "adam" else "w_Q̂ / m"
-        ax.set_xlabel(f"Q̂-net: {xl}")
-        ax.set_ylabel("STE-net: w_STE / m")
-        ax.set_title(f"({'a' if panel == 'adjusted' else 'b'}) {panel}, {OPT_LABEL.get(optimizer, optimizer)}",
-                     fontsize=10)
-    fig.tight_layout()
+    optimizers = [o for o in OPTIMIZERS if f"{o}_adjusted_x" in scatter or f"{o}_unadjusted_x" in scatter] \
+        if optimizers is None else list(optimizers)
+    rows = [[p for p in ("adjusted", "unadjusted") if f"{o}_{p}_x" in scatter] for o in optimizers]
+    if not optimizers or not all(rows):
+        raise ValueError(f"no scatter data for optimizers {optimizers}; have {sorted(scatter)}")
+    ncols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(3.9 * ncols, 3.7 * len(rows)), squeeze=False,
+                             layout="constrained")
+    for i, (optimizer, panels) in enumerate(zip(optimizers, rows)):
+        for ax in axes[i, len(panels):]:
+            ax.set_visible(False)
+        for ax, panel in zip(axes[i], panels):
+            x, y = np.asarray(scatter[f"{optimizer}_{panel}_x"]), np.asarray(scatter[f"{optimizer}_{panel}_y"])
+            if max_points:
+                x, y = x[:max_points], y[:max_points]
+            lim = float(max(np.abs(x).max(), np.abs(y).max(), 1.0)) * 1.05
+            ax.plot([-lim, lim], [-lim, lim], color=NEUTRALS["reference"], lw=1, zorder=0)
+            for t in np.asarray(scatter.get("thresholds", ())):
+                ax.axvline(t, color=NEUTRALS["band"], lw=0.8, zorder=0)
+                ax.axhline(t, color=NEUTRALS["band"], lw=0.8, zorder=0)
+            ax.scatter(x, y, s=3, alpha=0.35, color=color(0) if panel == "adjusted" else color(3), rasterized=True,
+                       linewidths=0)
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_aspect("equal")
+            x_weight = r"$M(w_{\hat{Q}})$" if panel == "adjusted" and optimizer != "adam" else r"$w_{\hat{Q}}$"
+            ax.set_xlabel(rf"$\hat{{Q}}$-net: {x_weight} (units of m)")
+            ax.set_ylabel(r"STE-net: $w_{\mathrm{STE}}$ (units of m)")
+            ax.set_title(f"({'a' if panel == 'adjusted' else 'b'}) {panel}, {OPT_LABEL.get(optimizer, optimizer)}")
     return fig
 
 
@@ -59,11 +85,14 @@ def _band(ax, d: pd.DataFrame, x: str, y: str, color, label):
     ax.fill_between(mean.index, (mean - sd).values, (mean + sd).values, color=color, alpha=0.2, lw=0)
 
 
+@themed
 def plot_tracking(tracking: pd.DataFrame, bits: int | None = None):
-    """Ē (%) and quantized agreement (%) against the training step, per optimizer and pair (mean ± sd over seeds).
+    """Ē (%, each normalisation present) and quantized agreement (%) against the training step, per
+    optimizer and pair (mean ± sd over seeds).
 
     One bit width is drawn: ``bits``, by default the paper's (2) when present, else the fewest.
     """
+    kinds = _e_bar_columns(tracking.columns)
     d = tracking[tracking["sweep_factor"] == 1.0]
     if bits is None and len(d):
         bits = PAPER_BITS if PAPER_BITS in set(d["bits"]) else int(d["bits"].min())
@@ -71,44 +100,54 @@ def plot_tracking(tracking: pd.DataFrame, bits: int | None = None):
     optimizers = [o for o in OPTIMIZERS if o in set(d["optimizer"])]
     if not optimizers:
         raise ValueError("tracking table holds no runs at learning-rate factor 1")
-    fig, axes = plt.subplots(2, len(optimizers), figsize=(5.0 * len(optimizers), 6.4), squeeze=False, sharex="col")
+    rows = [*kinds, "agreement"]
+    fig, axes = plt.subplots(len(rows), len(optimizers), figsize=(4.6 * len(optimizers), 2.7 * len(rows)),
+                             squeeze=False, sharex="col", layout="constrained")
     for j, opt in enumerate(optimizers):
         for pair in PAIRS:
-            color, label = PAIR_STYLE[pair]
+            pair_color, label = PAIR_STYLE[pair]
             dp = d[(d["optimizer"] == opt) & (d["pair"] == pair)]
             if dp.empty:
                 continue
-            _band(axes[0, j], dp, "step", "E_bar", color, label)
-            _band(axes[1, j], dp, "step", "agreement", color, label)
-        axes[0, j].set_title(OPT_LABEL.get(opt, opt), fontsize=10)
-        axes[0, j].set_ylabel("Ē (% of range)")
-        axes[1, j].set_ylabel("quantized agreement (%)")
-        axes[1, j].set_xlabel("training step")
-        axes[0, j].legend(fontsize=8)
-    fig.tight_layout()
+            for i, column in enumerate(rows):
+                _band(axes[i, j], dp, "step", column, pair_color, label)
+        axes[0, j].set_title(OPT_LABEL.get(opt, opt))
+        for i, kind in enumerate(kinds):
+            axes[i, j].set_ylabel(E_BAR_KINDS[kind][1])
+        axes[-1, j].set_ylabel("quantized agreement (%)")
+        for ax in axes[:, j]:
+            ax.set_xlabel("training step (optimizer steps)")
+            ax.xaxis.label.set_visible(ax is axes[-1, j])
+        axes[0, j].legend()
     return fig
 
 
+@themed
 def plot_lr_sweep(sweep: pd.DataFrame, fits: dict):
-    """Ē of the baseline pair against the learning-rate factor on log-log axes, with the fitted slope."""
-    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    """Ē of the baseline pair against the learning-rate factor on log-log axes (each normalisation
+    present, mean ± sd over seeds), with the log-log fit of ``fits`` (``E_bar``)."""
+    if sweep.empty:
+        raise ValueError("learning-rate sweep table is empty (qat.lr_sweep needs a factor other than 1)")
+    kinds = _e_bar_columns(sweep.columns, "_mean")
+    fig, ax = plt.subplots(figsize=(5.2, 4.0), layout="constrained")
     several = sweep["bits"].nunique() > 1
     for i, ((bits, opt), g) in enumerate(sweep.groupby(["bits", "optimizer"])):
         g = g.sort_values("sweep_factor")
-        color = f"C{i}"
+        run_color = color(i)
         label = OPT_LABEL.get(opt, opt) + (f", {bits} bit" if several else "")
+        for kind in kinds:
+            kind_label, _, marker = E_BAR_KINDS[kind]
+            ax.errorbar(g["sweep_factor"], g[f"{kind}_mean"], yerr=g[f"{kind}_sd"].fillna(0.0), fmt=marker,
+                        color=run_color, mfc="none" if kind != "E_bar" else run_color, capsize=3,
+                        label=f"{label}: {kind_label}")
         key = f"{opt}, {bits} bit" if several else opt
-        ax.errorbar(g["sweep_factor"], g["E_bar_mean"], yerr=g["E_bar_sd"].fillna(0.0), fmt="o", color=color,
-                    capsize=3, label=label)
         if key in fits:
             f = fits[key]
             xs = np.geomspace(g["sweep_factor"].min(), g["sweep_factor"].max(), 50)
-            ax.plot(xs, 10 ** f["intercept"] * xs ** f["slope"], color=color, lw=1.2,
+            ax.plot(xs, 10 ** f["intercept"] * xs ** f["slope"], color=run_color, lw=1.2,
                     label=f"{label}: fitted slope {f['slope']:.2f}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("learning-rate factor η / η₀")
+    log_axis(ax, "xy")
+    ax.set_xlabel(r"learning-rate factor $\eta/\eta_0$ (dimensionless)")
     ax.set_ylabel("Ē of the baseline pair (%)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.legend()
     return fig
