@@ -12,24 +12,6 @@ FIGURE_SUBCATEGORY = {"constants": "Estimator constants", "qat": "QAT", "theory"
 # case experiments drawn as error curves (the bridge has its own figure)
 FIGURE_CURVE_EXPERIMENTS = [exp for exp in THEORY_CASES if exp != "bridge"]
 QAT_FIGURE_SWEEP = any(factor != "1" for _, _, factor, _, _ in qat_branches())
-
-
-def figure_outputs(track, names):
-    """{name_format: path} of every figure in ``names``, each registered for the report with its caption."""
-    outputs = {}
-    for name in names:
-        caption = "figure_error_curves" if name.startswith(error_curves_figure("")) else f"figure_{name}"
-        for fmt in FIGURE_FORMATS:
-            outputs[f"{name}_{fmt}"] = report(
-                f"{FIGURES_DIR}/{track}/{name}.{fmt}",
-                caption=f"../report/{caption}.rst",
-                category="Figures",
-                subcategory=FIGURE_SUBCATEGORY[track],
-                labels={"figure": name, "format": fmt.upper()},
-            )
-    return outputs
-
-
 # theory figure → (option of `stelab figures theory`, its THEORY_INPUTS keys); drawn when the track writes them
 THEORY_FIGURE_SOURCES = {
     "density": ("--density", ("density_sim", "density_theory")),
@@ -60,20 +42,39 @@ FIGURE_NAMES = {
 }
 
 
-def theory_figure_args(wildcards, input):
-    """Input options of `stelab figures theory` for rule figures_theory."""
-    args = [f"--curves {exp}={shlex.quote(input[f'curves_{exp}'])}" for exp in FIGURE_CURVE_EXPERIMENTS]
-    for key in THEORY_FIGURE_KEYS:
-        option, sources = THEORY_FIGURE_SOURCES[key]
-        args.append(" ".join([option, *(shlex.quote(input[s]) for s in sources)]))
-    return " ".join(args)
+# Input options of `stelab figures theory` (fixed paths: the theory inputs have no wildcards)
+THEORY_FIGURE_ARGS = " ".join(
+    [f"--curves {exp}={shlex.quote(THEORY_INPUTS[f'{exp}_curves'])}" for exp in FIGURE_CURVE_EXPERIMENTS]
+    + [
+        " ".join([option, *(shlex.quote(THEORY_INPUTS[s]) for s in sources)])
+        for option, sources in (THEORY_FIGURE_SOURCES[key] for key in THEORY_FIGURE_KEYS)
+    ]
+)
+# {track: {name_format: path}}: every figure file, registered for the report with its caption
+# (workflow/report/figure_{name}.rst; the error-curve figures share figure_error_curves.rst)
+FIGURE_OUTPUTS = {
+    track: {
+        f"{name}_{fmt}": report(
+            f"{FIGURES_DIR}/{track}/{name}.{fmt}",
+            caption="../report/figure_{}.rst".format(
+                "error_curves" if name.startswith(error_curves_figure("")) else name
+            ),
+            category="Figures",
+            subcategory=FIGURE_SUBCATEGORY[track],
+            labels={"figure": name, "format": fmt.upper()},
+        )
+        for name in names
+        for fmt in FIGURE_FORMATS
+    }
+    for track, names in FIGURE_NAMES.items()
+}
 
 
 rule figures_constants:
     input:
         **FIGURE_INPUTS["constants"],
     output:
-        **figure_outputs("constants", FIGURE_NAMES["constants"]),
+        **FIGURE_OUTPUTS["constants"],
     params:
         stelab=STELAB,
         out=lambda wildcards, output: os.path.dirname(output[0]),
@@ -94,7 +95,7 @@ rule figures_qat:
     input:
         **FIGURE_INPUTS["qat"],
     output:
-        **figure_outputs("qat", FIGURE_NAMES["qat"]),
+        **FIGURE_OUTPUTS["qat"],
     params:
         stelab=STELAB,
         out=lambda wildcards, output: os.path.dirname(output[0]),
@@ -121,11 +122,11 @@ rule figures_theory:
     input:
         **FIGURE_INPUTS["theory"],
     output:
-        **figure_outputs("theory", FIGURE_NAMES["theory"]),
+        **FIGURE_OUTPUTS["theory"],
     params:
         stelab=STELAB,
         out=lambda wildcards, output: os.path.dirname(output[0]),
-        inputs=theory_figure_args,
+        inputs=THEORY_FIGURE_ARGS,
     log:
         f"{LOGS}/figures/theory.log",
     threads: 1
