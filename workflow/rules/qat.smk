@@ -10,7 +10,10 @@
 # (qhat, ste) at qat.quantize.bits only. A ResNet model (qat.model.name resnet50/resnet18)
 # trains on data.imagefolder: the training rules then take the check_imagefolder output as
 # input and pass the ImageFolder root as --data. Training jobs get more memory and time on
-# each Slurm retry (attempt 1, 2, 3).
+# each Slurm retry (attempt 1, 2, 3). Training jobs ask for --device cuda when qat.gpu > 0 (and then
+# fail at once on a node without a visible GPU) and stop or keep a diverging run by
+# qat.on_divergence; a branch's wall-clock seconds per epoch go to timings.tsv, so its
+# history.tsv, final.pt and snapshots.pt are byte-identical across identical runs.
 
 from stelab.config import lr_factor_label
 from stelab.optimizers import OPTIMIZERS
@@ -26,6 +29,8 @@ QAT_SETTINGS = as_json({k: QAT[k] for k in RUN_KEYS if k in QAT})
 QAT_IMAGEFOLDER = QAT["model"]["name"] in RESNETS
 QAT_DATA_FILES = [IMAGEFOLDER_CHECK] if QAT_IMAGEFOLDER else MNIST_FILES
 QAT_LOADER = f"--workers {QAT['workers']}" + (" --pin-memory" if QAT["pin_memory"] else "")
+# not a rule param: switching qat.on_divergence must not rerun finished jobs
+QAT_JOB = f"--device {'cuda' if QAT['gpu'] > 0 else 'auto'} --on-divergence {QAT['on_divergence']}"
 QAT_BITS = QAT["quantize"]["bits"]
 QAT_ALL_BITS = [QAT_BITS] + [e["bits"] for e in QAT["extra_bits"]]
 QAT_OUT = {
@@ -101,7 +106,7 @@ rule qat_pretrain:
     shell:
         "{params.stelab} pretrain --data {params.data:q} --qat {params.qat:q} --optimizer {wildcards.optimizer} "
         "--seed {wildcards.seed} --lr-factor {wildcards.factor} --bits {wildcards.bits} --out {output:q} "
-        "--threads {threads} --checkpoint-every {params.every} {params.loader} > {log:q} 2>&1"
+        "--threads {threads} --checkpoint-every {params.every} {params.loader} {QAT_JOB} > {log:q} 2>&1"
 
 
 rule qat_fork:
@@ -132,6 +137,7 @@ rule qat_train_branch:
     output:
         final=f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/final.pt",
         history=f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/history.tsv",
+        timings=f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/timings.tsv",
         snapshots=f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/snapshots.pt",
     params:
         stelab=STELAB,
@@ -151,8 +157,8 @@ rule qat_train_branch:
         STELAB_ENV
     shell:
         "{params.stelab} train-branch --init {input.init:q} --data {params.data:q} --out {output.final:q} "
-        "--history {output.history:q} --snapshots {output.snapshots:q} "
-        "--checkpoint-every {params.every} --threads {threads} {params.loader} > {log:q} 2>&1"
+        "--history {output.history:q} --timings {output.timings:q} --snapshots {output.snapshots:q} "
+        "--checkpoint-every {params.every} --threads {threads} {params.loader} {QAT_JOB} > {log:q} 2>&1"
 
 
 rule qat_compare:

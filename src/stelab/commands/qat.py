@@ -10,14 +10,19 @@ The chain for one optimiser, learning-rate factor and seed is::
 
 ``--data`` is the MNIST IDX folder, or for a ResNet (qat.model.name resnet50 / resnet18) the
 ImageFolder root holding train/ and val/ (config data.imagefolder), read through DataLoaders.
+``--qat`` is checked against the config schema's ``qat`` section (:func:`stelab.config.validate_section`)
+and every numeric argument against its range before any work starts.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from ..optimizers import OPTIMIZERS
+from ..qat.device import DEVICES
+from ..qat.divergence import ON_DIVERGENCE
 from ..qat.settings import LR_TWEAK, PAIRS, VARIANTS
 
 DATA_HELP = ("folder holding the four MNIST IDX files, or for a ResNet model the ImageFolder root "
@@ -27,22 +32,52 @@ QAT_HELP = ("the qat settings: a YAML/JSON config file with a top-level 'qat:' s
 
 
 def load_qat_settings(value: str) -> dict:
-    """The ``qat`` section from an inline JSON object or a YAML/JSON config file."""
+    """The ``qat`` section from an inline JSON object or a YAML/JSON config file, validated
+    (:func:`validate_job_section`), defaults filled in."""
     text = value.strip()
     if text.startswith("{"):
         try:
-            return json.loads(text)
+            section = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"--qat: inline JSON is malformed ({exc})") from None
-    path = Path(value)
-    if not path.exists():
-        raise FileNotFoundError(f"--qat: config file {path} does not exist")
-    import yaml
+    else:
+        path = Path(value)
+        if not path.exists():
+            raise FileNotFoundError(f"--qat: config file {path} does not exist")
+        import yaml
 
-    cfg = yaml.safe_load(path.read_text()) or {}
-    if "qat" not in cfg:
-        raise ValueError(f"--qat: {path} has no top-level 'qat' section")
-    return cfg["qat"]
+        cfg = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(cfg, dict) or "qat" not in cfg:
+            raise ValueError(f"--qat: {path} has no top-level 'qat' section")
+        section = cfg["qat"]
+    return validate_job_section(section)
+
+
+def validate_job_section(section) -> dict:
+    """``section`` checked as the config's ``qat`` section (:func:`stelab.config.validate_section`).
+
+    The workflow hands a job only the keys that determine what it computes
+    (:data:`stelab.qat.settings.RUN_KEYS`); ``qat.variants`` and ``qat.seeds``, which the schema
+    requires but no job reads, stand in as one Q̂-net branch per named optimizer and seed 0 when
+    absent.
+    """
+    from ..config import validate_section
+
+    if not isinstance(section, dict):
+        raise ValueError(f"--qat: expected a mapping (the qat section), got {type(section).__name__}")
+    optimizers = section.get("optimizers")
+    named = [o for o in optimizers if o in OPTIMIZERS] if isinstance(optimizers, dict) else []
+    return validate_section("qat", {"variants": {o: ["qhat"] for o in named}, "seeds": [0], **section})
+
+
+def _positive_finite(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+
+
+def _non_negative(name: str, value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
 
 
 def _setup_threads(threads: int) -> None:
@@ -63,6 +98,12 @@ def _add_train_args(p, out_help: str) -> None:
                         "(default: OUT.ckpt); an existing one is resumed automatically")
     p.add_argument("--checkpoint-every", type=int, default=200, metavar="N",
                    help="steps between checkpoints (0: never; default 200)")
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="auto: CUDA when visible, else the CPU; cuda: fail before training when no GPU is "
+                        "visible (the workflow passes it when qat.gpu > 0); cpu (default auto)")
+    p.add_argument("--on-divergence", choices=ON_DIVERGENCE, default="stop",
+                   help="qat.on_divergence: stop the job when the run diverges (default), or keep the run "
+                        "marked diverged (left out of the tables' means)")
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="DataLoader worker processes for an ImageFolder (default 0; batches do not depend on it)")
     p.add_argument("--pin-memory", action="store_true",
@@ -102,6 +143,8 @@ def register(subparsers) -> None:
                     "per-epoch history TSV and the quantized-weight snapshots used for tracking Ē.")
     p.add_argument("--init", required=True, help="branch start checkpoint from `stelab fork`")
     p.add_argument("--history", required=True, help="per-epoch train/val loss and accuracy (.tsv)")
+    p.add_argument("--timings", help="wall-clock seconds per epoch (.tsv; default: HISTORY with "
+                                     ".timings.tsv for .tsv), kept apart so the history is reproducible")
     p.add_argument("--snapshots", required=True, help="quantized weights every qat.track_every steps (.pt)")
     _add_train_args(p, "final checkpoint (.pt)")
     p.set_defaults(func=_train_branch)
@@ -137,13 +180,23 @@ def _default_ckpt(args) -> Path:
     return Path(args.checkpoint) if args.checkpoint else Path(str(args.out) + ".ckpt")
 
 
+def _check_train_args(args) -> None:
+    _non_negative("--checkpoint-every", args.checkpoint_every)
+    _non_negative("--workers", args.workers)
+
+
 def _pretrain(args) -> int:
     from ..qat import jobs
 
+    qat = load_qat_settings(args.qat)
+    _positive_finite("--lr-factor", args.lr_factor)
+    _non_negative("--seed", args.seed)
+    _check_train_args(args)
     _setup_threads(args.threads)
-    jobs.pretrain(load_qat_settings(args.qat), data_dir=args.data, optimizer=args.optimizer, seed=args.seed,
+    jobs.pretrain(qat, data_dir=args.data, optimizer=args.optimizer, seed=args.seed,
                   lr_factor=args.lr_factor, bits=args.bits, out=args.out, ckpt_path=_default_ckpt(args),
-                  checkpoint_every=args.checkpoint_every, workers=args.workers, pin_memory=args.pin_memory)
+                  checkpoint_every=args.checkpoint_every, workers=args.workers, pin_memory=args.pin_memory,
+                  device=args.device, on_divergence=args.on_divergence)
     return 0
 
 
@@ -158,10 +211,14 @@ def _fork(args) -> int:
 def _train_branch(args) -> int:
     from ..qat import jobs
 
+    _check_train_args(args)
     _setup_threads(args.threads)
-    jobs.train_branch(init=args.init, data_dir=args.data, out=args.out, history=args.history,
+    history = Path(args.history)
+    timings = Path(args.timings) if args.timings else history.with_name(f"{history.stem}.timings{history.suffix}")
+    jobs.train_branch(init=args.init, data_dir=args.data, out=args.out, history=history, timings=timings,
                       snapshots=args.snapshots, ckpt_path=_default_ckpt(args),
-                      checkpoint_every=args.checkpoint_every, workers=args.workers, pin_memory=args.pin_memory)
+                      checkpoint_every=args.checkpoint_every, workers=args.workers, pin_memory=args.pin_memory,
+                      device=args.device, on_divergence=args.on_divergence)
     return 0
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from . import paper_values as pv
-from .checkpoints import build, load_checkpoint
+from .checkpoints import build, load_checkpoint, load_snapshots
 from .metrics import (final_metrics, in_percent, metric_differences, pair_metrics, tracked_pair_metrics,
                       uses_weight_map, weight_maps)
 from .models import quantized_layers
@@ -32,6 +32,11 @@ def _pairs_present(variants, optimizer: str):
     for pair, (_, other) in PAIRS.items():
         if other in variants:
             yield pair, other, uses_weight_map(pair, optimizer)
+
+
+def _diverged(ckpt: dict) -> bool:
+    """Whether the run was kept although it diverged (:mod:`stelab.qat.divergence`)."""
+    return ckpt.get("diverged") is not None
 
 
 def _quantizers(run: RunSettings) -> dict:
@@ -62,9 +67,10 @@ def load_branches(paths) -> dict:
 def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, scatter_bits: int | None = None) -> dict:
     """DataFrames ``runs``, ``pairs``, ``tracking`` and the Fig. 3 ``scatter`` arrays.
 
-    runs:     one row per branch with its final train/val loss and accuracy (acc in %).
-    pairs:    one row per (bits, optimizer, sweep_factor, seed, pair) with Ē (%), agreement (%) and the
-              Q̂-net − other-net differences of the Table 5 metrics.
+    runs:     one row per branch with its final train/val loss and accuracy (acc in %) and
+              ``diverged`` (kept by qat.on_divergence: keep although it diverged).
+    pairs:    one row per (bits, optimizer, sweep_factor, seed, pair) with Ē (%), agreement (%), the
+              Q̂-net − other-net differences of the Table 5 metrics and ``diverged`` (either branch).
     tracking: Ē and agreement every tracked step after the fork (from ``snapshot_paths``).
     scatter:  for the lowest seed at factor 1 and ``scatter_bits`` (default: 2 if run, else the
               fewest bits), per optimizer, ``{opt}_{adjusted|unadjusted}_{x|y}``:
@@ -76,7 +82,8 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, sca
     run_rows, pair_rows = [], []
     for key, branches in sorted(groups.items()):
         for variant, ck in sorted(branches.items()):
-            run_rows.append({**dict(zip(KEY, key)), "variant": variant, **in_percent(final_metrics(ck["history"]))})
+            run_rows.append({**dict(zip(KEY, key)), "variant": variant, "diverged": _diverged(ck),
+                             **in_percent(final_metrics(ck["history"]))})
         if "qhat" not in branches:
             continue
         ref = branches["qhat"]
@@ -88,7 +95,8 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, sca
             pm = pair_metrics(w_ref, _latent(branches[other]), qs, maps if use_map else None)
             diff = in_percent(metric_differences(m_ref, final_metrics(branches[other]["history"])))
             diff = {f"diff_{k}": v for k, v in diff.items()}
-            pair_rows.append({**dict(zip(KEY, key)), "pair": pair, "E_bar": pm["E_bar"],
+            pair_rows.append({**dict(zip(KEY, key)), "pair": pair,
+                              "diverged": _diverged(ref) or _diverged(branches[other]), "E_bar": pm["E_bar"],
                               "agreement": pm["agreement"], "n_weights": pm["n_weights"], **diff})
     runs = pd.DataFrame(run_rows)
     pairs = pd.DataFrame(pair_rows)
@@ -101,7 +109,7 @@ def track_pairs(groups: dict, snapshot_paths) -> pd.DataFrame:
     """Ē and agreement over training for every pair whose two snapshot files are given."""
     snaps: dict = {}
     for path in snapshot_paths:
-        s = load_checkpoint(path)
+        s = load_snapshots(path)
         snaps.setdefault(_run_key(s["run"]), {})[s["run"].variant] = s
     rows = []
     for key, by_variant in sorted(snaps.items()):

@@ -15,9 +15,33 @@ import torch
 from .settings import RunSettings
 
 
-def pick_device() -> torch.device:
-    """``cuda`` when available, else ``cpu`` (one code path)."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+#: accepted values of the training commands' ``--device``
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """The training device: ``auto`` is ``cuda`` when available, else ``cpu``; ``cuda`` insists.
+
+    A job asked for ``cuda`` (the workflow asks when ``qat.gpu`` > 0) that sees no CUDA device
+    fails here, before any training, instead of silently training on the CPU.
+    """
+    if requested not in DEVICES:
+        raise ValueError(f"--device: {requested!r} is not one of {DEVICES}")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is visible to this job (torch.cuda.is_available() is "
+                         f"False; CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}). "
+                         "It was configured for a GPU by qat.gpu > 0: run it on a GPU node, or set qat.gpu: 0 "
+                         "to train on the CPU")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def device_name(device: torch.device) -> str:
+    """The device as recorded in a run's identity: ``cpu``, or ``cuda`` with the GPU's model name."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
 
 
 def configure_backends(run: RunSettings, device: torch.device) -> None:

@@ -11,31 +11,57 @@ atomically. The command-line layer (:mod:`stelab.commands.qat`) only parses argu
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from ..io import atomic_path, write_json, write_table
+from ..io import atomic_path, atomic_paths, write_json, write_table
 from ..latex import write_latex_table
-from .checkpoints import init_checkpoint, load_checkpoint, save_checkpoint
-from .device import pick_device
-from .inputs import data_for_run, imagefolder_data, imagefolder_n_train, n_train_of
+from .checkpoints import (CheckpointError, checkpoint_digest, init_checkpoint, load_checkpoint, save_checkpoint,
+                          verify_loadable)
+from .device import device_name, pick_device
+from .identity import bytes_digest, identity_differences, imagefolder_digest, job_identity, tensor_data_digest
+from .inputs import data_for_run, imagefolder_data, imagefolder_n_train
 from .loop import train
 from .settings import LR_TWEAK, RESNETS, RunSettings, run_from_config
 
+#: columns of a branch's timings.tsv (wall-clock seconds per epoch, kept out of history.tsv)
+TIMING_COLUMNS = ("epoch", "step", "seconds")
+
 
 def resume_or(start: dict, ckpt_path: Path) -> dict:
-    """The saved checkpoint when it belongs to the same run, otherwise ``start`` (a stale one is ignored)."""
+    """The resume checkpoint at ``ckpt_path`` when it was written by this very job, else ``start``.
+
+    "This very job": its recorded identity (:mod:`stelab.qat.identity`: run settings, start
+    checkpoint, data, threads, device, versions) equals ``start["identity"]``. A checkpoint of
+    another job is deleted with a line naming what differed; an unreadable one (truncated,
+    damaged, incomplete) is renamed ``*.corrupt`` with a line saying why. Training then restarts.
+    """
     if not ckpt_path.exists():
         return start
     try:
         saved = load_checkpoint(ckpt_path)
-    except ValueError as exc:
-        print(f"ignoring checkpoint {ckpt_path}: {exc}", flush=True)
+    except CheckpointError as exc:
+        return _set_aside(ckpt_path, exc, start)
+    differences = identity_differences(saved.get("identity"), start["identity"])
+    if differences:
+        ckpt_path.unlink()
+        print(f"discarding resume checkpoint {ckpt_path}: it was written by a different job "
+              f"({'; '.join(differences)}); training restarts", flush=True)
         return start
-    if saved["run"] != start["run"]:
-        print(f"ignoring checkpoint {ckpt_path}: it belongs to a different run (settings changed)", flush=True)
-        return start
+    try:
+        verify_loadable(saved, ckpt_path)
+    except CheckpointError as exc:
+        return _set_aside(ckpt_path, exc, start)
     print(f"resuming from {ckpt_path} at step {saved['step']}", flush=True)
     return saved
+
+
+def _set_aside(ckpt_path: Path, exc: Exception, start: dict) -> dict:
+    aside = ckpt_path.with_name(ckpt_path.name + ".corrupt")
+    os.replace(ckpt_path, aside)
+    print(f"setting aside the unusable resume checkpoint {ckpt_path} as {aside} ({exc}); training restarts",
+          flush=True)
+    return start
 
 
 def imagefolder_size(root) -> tuple[int, int]:
@@ -46,25 +72,56 @@ def imagefolder_size(root) -> tuple[int, int]:
         raise ValueError(f"data.imagefolder: {exc}") from None
 
 
-def train_data(data_dir, run: RunSettings, workers: int = 0, pin_memory: bool = False) -> dict:
-    """The run's data from ``data_dir``: MNIST tensors in memory, or ImageFolder DataLoaders for a ResNet."""
+def check_subsets(raw: dict, data_dir, *, train_subset, val_subset, eval_train_subset) -> int:
+    """The training-set size after ``train_subset``; a subset larger than what it is cut from
+    raises ValueError naming the key and both sizes (instead of silently using less)."""
+    n_train, n_val = len(raw["train"][1]), len(raw["test"][1])
+    if train_subset and int(train_subset) > n_train:
+        raise ValueError(f"qat.train_subset: {train_subset} exceeds the {n_train} training examples in {data_dir}")
+    if val_subset and int(val_subset) > n_val:
+        raise ValueError(f"qat.val_subset: {val_subset} exceeds the {n_val} test examples in {data_dir}")
+    used = int(train_subset) if train_subset else n_train
+    if eval_train_subset and int(eval_train_subset) > used:
+        raise ValueError(f"qat.eval_train_subset: {eval_train_subset} exceeds the {used} training examples the run "
+                         "trains on (qat.train_subset or the whole training set)")
+    return used
+
+
+def _load_mnist(data_dir) -> dict:
+    from ..data.idx import load_mnist
+
+    return load_mnist(data_dir)
+
+
+def train_data(data_dir, run: RunSettings, device, workers: int = 0, pin_memory: bool = False,
+               raw: dict | None = None) -> tuple[dict, str]:
+    """The run's data from ``data_dir`` and its digest (:mod:`stelab.qat.identity`): MNIST tensors in
+    memory (``raw``: the IDX arrays, when already read), or ImageFolder DataLoaders for a ResNet."""
     if run.uses_imagefolder:
         imagefolder_size(data_dir)
         if workers < 0:
             raise ValueError(f"--workers must be >= 0, got {workers}")
-        return imagefolder_data(data_dir, run, workers, pin_memory and pick_device().type == "cuda")
-    from ..data.idx import load_mnist
-
-    return data_for_run(load_mnist(data_dir), run)
+        data = imagefolder_data(data_dir, run, workers, pin_memory and device.type == "cuda")
+        return data, imagefolder_digest(data_dir)
+    raw = _load_mnist(data_dir) if raw is None else raw
+    check_subsets(raw, data_dir, train_subset=run.train_subset, val_subset=run.val_subset,
+                  eval_train_subset=run.eval_train_subset)
+    data = data_for_run(raw, run)
+    return data, tensor_data_digest(data)
 
 
 def pretrain(qat: dict, *, data_dir, optimizer: str, seed: int, lr_factor: float, bits: int | None, out,
-             ckpt_path: Path, checkpoint_every: int, workers: int = 0, pin_memory: bool = False) -> None:
+             ckpt_path: Path, checkpoint_every: int, workers: int = 0, pin_memory: bool = False,
+             device: str = "auto", on_divergence: str = "stop") -> None:
     """Train the Q̂-net of (optimizer, seed, lr factor, bits) up to the fork point and save it to ``out``.
 
     For a ResNet the class count comes from the ImageFolder (and must match qat.model.num_classes).
+    ``device`` (auto, cpu, cuda) is resolved before anything else, so a GPU job without a GPU
+    fails at once; ``on_divergence``: :mod:`stelab.qat.divergence`.
     """
+    dev = pick_device(device)
     model = dict(qat.get("model") or {})
+    raw = None
     if model.get("name") in RESNETS:
         n_train, n_classes = imagefolder_size(data_dir)
         if model.setdefault("num_classes", n_classes) != n_classes:
@@ -72,41 +129,55 @@ def pretrain(qat: dict, *, data_dir, optimizer: str, seed: int, lr_factor: float
                              f"has {n_classes} classes")
         qat = {**qat, "model": model}
     else:
-        from ..data.idx import load_mnist
-
-        n_train = n_train_of(load_mnist(data_dir), qat.get("train_subset"))
+        raw = _load_mnist(data_dir)
+        n_train = check_subsets(raw, data_dir, train_subset=qat.get("train_subset"), val_subset=qat.get("val_subset"),
+                                eval_train_subset=qat.get("eval_train_subset"))
     run = run_from_config(qat, optimizer, seed, n_train, lr_factor, bits)
-    start = resume_or(init_checkpoint(run), ckpt_path)
-    final = train(start, train_data(data_dir, run, workers, pin_memory), run.pretrain_steps,
-                  checkpoint_path=ckpt_path, checkpoint_every=checkpoint_every, label="pretrain")
+    data, data_digest = train_data(data_dir, run, dev, workers, pin_memory, raw=raw)
+    start = init_checkpoint(run)
+    identity = job_identity(run, start=checkpoint_digest(start), data=data_digest, device=device_name(dev))
+    start = resume_or({**start, "identity": identity}, ckpt_path)
+    final = train(start, data, run.pretrain_steps, checkpoint_path=ckpt_path, checkpoint_every=checkpoint_every,
+                  device=dev, label="pretrain", on_divergence=on_divergence)
+    final.pop("timings")
     save_checkpoint(out, final)
     ckpt_path.unlink(missing_ok=True)
 
 
 def fork_branch(qat: dict, *, pretrained, variant: str, out) -> None:
-    """Derive ``variant`` from the fork-point checkpoint ``pretrained`` (:func:`stelab.qat.fork.fork`)."""
+    """Derive ``variant`` from the fork-point checkpoint ``pretrained`` (:func:`stelab.qat.fork.fork`);
+    a pretraining kept as diverged passes its mark on."""
     from .fork import fork
 
-    branch = fork(load_checkpoint(pretrained), variant, float(qat.get("lr_tweak", LR_TWEAK)),
-                  qat.get("ste_lr_scope", "quantized"))
-    save_checkpoint(out, branch)
+    pre = load_checkpoint(pretrained)
+    verify_loadable(pre, pretrained)
+    branch = fork(pre, variant, float(qat.get("lr_tweak", LR_TWEAK)), qat.get("ste_lr_scope", "quantized"))
+    save_checkpoint(out, {**branch, "diverged": pre.get("diverged")})
 
 
-def train_branch(*, init, data_dir, out, history, snapshots, ckpt_path: Path, checkpoint_every: int,
-                 workers: int = 0, pin_memory: bool = False) -> None:
-    """Train the branch ``init`` to the end of its schedule; write final checkpoint, history and snapshots."""
+def train_branch(*, init, data_dir, out, history, timings, snapshots, ckpt_path: Path, checkpoint_every: int,
+                 workers: int = 0, pin_memory: bool = False, device: str = "auto", on_divergence: str = "stop") -> None:
+    """Train the branch ``init`` to the end of its schedule; write the final checkpoint, history,
+    timings and snapshots together (all four or none)."""
     import pandas as pd
 
+    dev = pick_device(device)
+    init = Path(init)
     start = load_checkpoint(init)
+    verify_loadable(start, init)
     run = start["run"]
-    data = train_data(data_dir, run, workers, pin_memory)
-    start = resume_or(start, ckpt_path)
-    final = train(start, data, checkpoint_path=ckpt_path, checkpoint_every=checkpoint_every,
-                  label=f"{run.optimizer}/{run.variant}")
+    data, data_digest = train_data(data_dir, run, dev, workers, pin_memory)
+    identity = job_identity(run, start=bytes_digest(init.read_bytes()), data=data_digest, device=device_name(dev))
+    start = resume_or({**start, "identity": identity}, ckpt_path)
+    final = train(start, data, checkpoint_path=ckpt_path, checkpoint_every=checkpoint_every, device=dev,
+                  label=f"{run.optimizer}/{run.variant}", on_divergence=on_divergence)
     snaps = final.pop("snapshots")
-    save_checkpoint(snapshots, {"run": run, "steps": snaps["steps"], "weights": dict(snaps["weights"])})
-    write_table(history, pd.DataFrame(final["history"]))
-    save_checkpoint(out, {**final, "snapshots": {"steps": [], "weights": {}}})
+    seconds = pd.DataFrame(final.pop("timings"), columns=list(TIMING_COLUMNS))
+    with atomic_paths(snapshots, history, timings, out) as (snapshots_tmp, history_tmp, timings_tmp, out_tmp):
+        save_checkpoint(snapshots_tmp, {"run": run, "steps": snaps["steps"], "weights": dict(snaps["weights"])})
+        write_table(history_tmp, pd.DataFrame(final["history"]))
+        write_table(timings_tmp, seconds)
+        save_checkpoint(out_tmp, {**final, "snapshots": {"steps": [], "weights": {}}})
     ckpt_path.unlink(missing_ok=True)
 
 

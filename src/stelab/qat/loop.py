@@ -15,7 +15,6 @@ bit-identically on the CPU. One loop serves MNIST tensors and ImageFolder DataLo
 
 from __future__ import annotations
 
-import math
 import time
 
 import torch
@@ -25,8 +24,9 @@ from ..data.order import epoch_permutation
 from ..progress import Progress
 from .checkpoints import export_checkpoint, load_into, save_checkpoint
 from .device import autocast, configure_backends, pick_device, to_device
+from .divergence import DivergenceMonitor
 from .inputs import evaluate, evaluate_loader
-from .models import quantized_layers
+from .models import plain_named_parameters, quantized_layers
 from .settings import RunSettings, lr_schedule
 
 
@@ -74,14 +74,18 @@ def _snapshot(model: nn.Module, ckpt: dict, step: int) -> None:
 
 
 def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_path=None,
-          checkpoint_every: int = 0, device=None, label: str = "train", stream=None, batch_hook=None) -> dict:
+          checkpoint_every: int = 0, device=None, label: str = "train", stream=None, batch_hook=None,
+          on_divergence: str = "stop") -> dict:
     """Continue the run of ``ckpt`` from its step to ``stop_step`` (default: the end of the schedule).
 
     ``data``: ``train``, ``val`` and ``eval_train`` as (x, y) tensor pairs (:func:`prepare_data`) or
     as DataLoaders (:func:`imagefolder_data`). Every ``checkpoint_every`` steps the state is saved
     atomically to ``checkpoint_path``; evaluation (train/val loss and accuracy) runs at the end of
     every epoch; quantized weights are snapshotted every ``run.track_every`` steps and at the
-    start and end. A non-finite loss raises ValueError naming the step. ``batch_hook(step, key)``,
+    start and end. Divergence (:mod:`stelab.qat.divergence`: non-finite or exploding loss, weights
+    beyond bounds, accuracy collapsing to chance) raises DivergenceError naming the run and step, or
+    with ``on_divergence="keep"`` is recorded under ``diverged`` while training goes on; the seconds
+    of each epoch go to ``timings``, apart from ``history``. ``batch_hook(step, key)``,
     if given, sees every batch (key: its example indices for tensors, its inputs for DataLoaders).
     Device settings come from the run (:func:`configure_backends`, :func:`autocast`,
     channels_last). Progress goes to ``stream`` (default stderr) under ``label``: a bar on a
@@ -91,7 +95,7 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
     run = ckpt["run"]
     device = torch.device(device) if device is not None else pick_device()
     configure_backends(run, device)
-    ckpt = {**ckpt, "history": list(ckpt["history"]),
+    ckpt = {**ckpt, "history": list(ckpt["history"]), "timings": list(ckpt.get("timings", [])),
             "snapshots": {"steps": list(ckpt["snapshots"]["steps"]),
                           "weights": {k: list(v) for k, v in ckpt["snapshots"]["weights"].items()}}}
     model, opt = load_into(ckpt, device)
@@ -107,6 +111,7 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
     every = int(run.track_every or 0)
     with Progress(label, stop, start=step, stream=stream) as bar:
         bar.log(f"{run.optimizer} {run.variant} seed {run.seed}: steps {step}→{stop} of {total} on {device}")
+        monitor = DivergenceMonitor(ckpt, on_divergence, bar.log)
         if step == run.fork_step or not ckpt["snapshots"]["steps"]:
             _snapshot(model, ckpt, step)  # run start (fresh or fork); a resumed run has it already
         fit_loss, fit_n = ckpt.get("fit", (0.0, 0))
@@ -125,9 +130,7 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
                 with autocast(run, device):
                     loss = nn.functional.cross_entropy(model(x), y)
                 lv = float(loss.detach())
-                if not math.isfinite(lv):
-                    raise ValueError(f"non-finite training loss {lv} at step {step} (epoch {epoch}) of run "
-                                     f"{run.optimizer}/{run.variant}/seed {run.seed}: lower qat lr")
+                monitor.after_loss(step, epoch, lv)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -139,15 +142,20 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
                 if step % spe == 0:
                     row = {"epoch": step // spe, "step": step, "lr": run.lr * factor,
                            "fit_loss": fit_loss / max(fit_n, 1), **_epoch_metrics(model, data, run, device)}
-                    row["seconds"] = time.perf_counter() - t_epoch
+                    seconds = time.perf_counter() - t_epoch
                     ckpt["history"].append(row)
+                    ckpt["timings"].append({"epoch": row["epoch"], "step": step, "seconds": seconds})
                     bar.log(f"epoch {row['epoch']} step {step}: train loss {row['train_loss']:.4f} acc "
                             f"{row['train_acc']:.4f}, val loss {row['val_loss']:.4f} acc {row['val_acc']:.4f} "
-                            f"({row['seconds']:.1f} s)")
+                            f"({seconds:.1f} s)")
                     fit_loss, fit_n, t_epoch = 0.0, 0, time.perf_counter()
+                if step % spe == 0 or step == stop:
+                    monitor.check_weights(step, epoch, plain_named_parameters(model))
+                if step % spe == 0:
+                    monitor.check_accuracy(step, epoch, ckpt["history"])
                 if checkpoint_path and checkpoint_every and step % checkpoint_every == 0 and step < stop:
                     save_checkpoint(checkpoint_path,
-                                    export_checkpoint(model, opt, ckpt, step, base_ests, (fit_loss, fit_n)))
+                                    export_checkpoint(model, opt, ckpt, step, (fit_loss, fit_n)))
                 if step == stop or step % spe == 0:
                     break
-    return export_checkpoint(model, opt, ckpt, step, base_ests, (fit_loss, fit_n))
+    return export_checkpoint(model, opt, ckpt, step, (fit_loss, fit_n))
