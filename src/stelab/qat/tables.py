@@ -18,10 +18,19 @@ from .settings import PAIRS
 
 
 def _mean_sd(df: pd.DataFrame, by, cols) -> pd.DataFrame:
-    g = df.groupby(list(by), sort=False)[list(cols)]
+    """Mean, sd and count (``n_seeds``) of ``cols`` per group over the runs that did not diverge;
+    ``n_diverged`` counts the rows left out (runs kept by qat.on_divergence: keep)."""
+    diverged = df["diverged"].astype(bool)
+    g = df.assign(**{c: df[c].where(~diverged) for c in cols}).groupby(list(by), sort=False)[list(cols)]
     mean, sd, n = g.mean(), g.std(ddof=1), g.count()
+    n_div = diverged.groupby([df[b] for b in by], sort=False).sum().astype(int).rename("n_diverged")
     out = mean.add_suffix("_mean").join(sd.add_suffix("_sd")).join(n[[cols[0]]].rename(columns={cols[0]: "n_seeds"}))
-    return out.reset_index()
+    return out.join(n_div).reset_index()
+
+
+def _left_out(n_diverged: int) -> str:
+    """The note a row carries when diverged runs were left out of its means."""
+    return f" [{n_diverged} diverged, left out]" if n_diverged else ""
 
 
 _OPT_ORDER = {name: i for i, name in enumerate(OPTIMIZERS)}
@@ -38,15 +47,15 @@ def table4(pairs: pd.DataFrame) -> pd.DataFrame:
     main = pairs[pairs["sweep_factor"] == 1.0]
     t = _mean_sd(main, ("bits", "optimizer", "pair"), ("E_bar", "agreement"))
     several = t["bits"].nunique() > 1
-    t["experiment"] = [f"{p} ({pv.OPTIMIZER_LABEL.get(o, o)})" + (f", {b} bit" if several else "")
-                       for b, o, p in zip(t["bits"], t["optimizer"], t["pair"])]
+    t["experiment"] = [f"{p} ({pv.OPTIMIZER_LABEL.get(o, o)})" + (f", {b} bit" if several else "") + _left_out(n)
+                       for b, o, p, n in zip(t["bits"], t["optimizer"], t["pair"], t["n_diverged"])]
     t["E_bar_paper"] = [_paper(pv.TABLE4_MNIST, b, o, p, "E_bar") for b, o, p in zip(t["bits"], t["optimizer"], t["pair"])]
     t["agreement_paper"] = [_paper(pv.TABLE4_MNIST, b, o, p, "agreement")
                             for b, o, p in zip(t["bits"], t["optimizer"], t["pair"])]
     t = t.sort_values(["bits", "optimizer", "pair"], key=lambda c: c.map(_PAIR_ORDER) if c.name == "pair" else (
         c.map(_OPT_ORDER) if c.name == "optimizer" else c))
     return t[["experiment", "bits", "optimizer", "pair", "E_bar_mean", "E_bar_sd", "E_bar_paper",
-              "agreement_mean", "agreement_sd", "agreement_paper", "n_seeds"]].reset_index(drop=True)
+              "agreement_mean", "agreement_sd", "agreement_paper", "n_seeds", "n_diverged"]].reset_index(drop=True)
 
 
 def table3(pairs: pd.DataFrame, optimizer: str = "momentum") -> pd.DataFrame:
@@ -58,11 +67,12 @@ def table3(pairs: pd.DataFrame, optimizer: str = "momentum") -> pd.DataFrame:
     t["description"] = [pv.TABLE3_TEXT[p][0] for p in t["pair"]]
     t["interpretation"] = [pv.TABLE3_TEXT[p][1] for p in t["pair"]]
     return t[["bits", "pair", "description", "E_bar_mean", "E_bar_sd", "E_bar_paper", "ratio_to_baseline",
-              "interpretation", "n_seeds"]].reset_index(drop=True)
+              "interpretation", "n_seeds", "n_diverged"]].reset_index(drop=True)
 
 
 def table5(runs: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Table 5: final train/val accuracy (%) and loss of STE-net and Q̂-net, and their difference (Q̂ − STE)."""
+    """Table 5: final train/val accuracy (%) and loss of STE-net and Q̂-net, and their difference (Q̂ − STE),
+    over the runs (pairs) that did not diverge; ``n_diverged`` counts those left out."""
     rows = []
     main_runs = runs[runs["sweep_factor"] == 1.0]
     main_pairs = pairs[(pairs["sweep_factor"] == 1.0) & (pairs["pair"] == "baseline")]
@@ -78,7 +88,10 @@ def table5(runs: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
             for net, name, df, prefix in sources:
                 if df.empty:
                     continue
-                row = {"row": name, "bits": int(bits), "optimizer": optimizer, "net": net, "n_seeds": len(df)}
+                n_div = int(df["diverged"].astype(bool).sum())
+                df = df[~df["diverged"].astype(bool)]
+                row = {"row": name + _left_out(n_div), "bits": int(bits), "optimizer": optimizer, "net": net,
+                       "n_seeds": len(df), "n_diverged": n_div}
                 for k in FINAL_METRICS:
                     vals = df[prefix + k].astype(float)
                     row[f"{k}_mean"] = vals.mean()
@@ -145,7 +158,8 @@ TABLE5_DIGITS = {"Train acc (%)": 2, "paper": 2, "Val acc (%)": 2, "paper  ": 2,
 
 
 def claims(t4: pd.DataFrame, comparable: float = 2.0, much_larger: float = 2.0) -> pd.DataFrame:
-    """Paper A's claims per optimizer from Table 4 (mean Ē over seeds).
+    """Paper A's claims per optimizer from Table 4 (mean Ē over the seeds that did not diverge;
+    ``n_diverged``, when Table 4 has it, counts the pair runs left out).
 
     A: Ē(baseline) is comparable to Ē(lr-tweak), i.e. their ratio lies in [1/comparable, comparable].
     B: Ē(unadjusted) ≥ much_larger × Ē(baseline) (SGD only; Adam has no unadjusted pair in the paper).
@@ -154,6 +168,8 @@ def claims(t4: pd.DataFrame, comparable: float = 2.0, much_larger: float = 2.0) 
     for (bits, optimizer), g in t4.groupby(["bits", "optimizer"], sort=False):
         e = dict(zip(g["pair"], g["E_bar_mean"]))
         row = {"bits": bits, "optimizer": optimizer}
+        if "n_diverged" in g.columns:
+            row["n_diverged"] = int(g["n_diverged"].sum())
         if "baseline" in e and "lrtweak" in e:
             r = e["baseline"] / e["lrtweak"]
             row.update(ratio_baseline_to_lrtweak=r, claim_A=bool(1 / comparable <= r <= comparable))
