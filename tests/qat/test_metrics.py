@@ -77,7 +77,7 @@ def _pairs():
         for f in (0.5, 2.0):
             rows.append({"bits": 2, "optimizer": "momentum", "sweep_factor": f, "seed": seed, "pair": "baseline",
                          "E_bar": b * f**2, "agreement": 99.0})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(diverged=False)
 
 
 def test_tables_mean_sd_and_paper_columns():
@@ -92,7 +92,7 @@ def test_tables_mean_sd_and_paper_columns():
     sweep, fits = qt.lr_sweep(pairs)
     assert list(sweep["sweep_factor"]) == [0.5, 1.0, 2.0]
     assert fits["momentum"]["slope"] == pytest.approx(2.0)
-    runs = pd.DataFrame([{"bits": 2, "optimizer": "momentum", "sweep_factor": 1.0, "seed": s, "variant": v,
+    runs = pd.DataFrame([{"bits": 2, "optimizer": "momentum", "sweep_factor": 1.0, "seed": s, "variant": v, "diverged": False,
                           "train_acc": 90.0 + s, "train_loss": 0.3, "val_acc": 91.0, "val_loss": 0.3}
                          for s in range(3) for v in ("qhat", "ste")])
     t5 = qt.table5(runs, pairs)
