@@ -92,8 +92,9 @@ def test_tables_mean_sd_and_paper_columns():
     sweep, fits = qt.lr_sweep(pairs)
     assert list(sweep["sweep_factor"]) == [0.5, 1.0, 2.0]
     assert fits["momentum"]["slope"] == pytest.approx(2.0)
-    runs = pd.DataFrame([{"bits": 2, "optimizer": "momentum", "sweep_factor": 1.0, "seed": s, "variant": v, "diverged": False,
-                          "train_acc": 90.0 + s, "train_loss": 0.3, "val_acc": 91.0, "val_loss": 0.3}
+    runs = pd.DataFrame([{"bits": 2, "optimizer": "momentum", "sweep_factor": 1.0, "seed": s, "variant": v,
+                          "diverged": False, "train_acc": 90.0 + s, "train_loss": 0.3, "val_acc": 91.0,
+                          "val_loss": 0.3}
                          for s in range(3) for v in ("qhat", "ste")])
     t5 = qt.table5(runs, pairs)
     assert list(t5["row"]) == ["STE (S)", "Q̂ (S)", "Diff (S)"]

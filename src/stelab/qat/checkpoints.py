@@ -9,8 +9,9 @@ training each map one checkpoint to the next. In memory ``run`` is a
 :class:`~stelab.qat.settings.RunSettings`; on disk it is its plain dict
 (:func:`save_checkpoint`, :func:`load_checkpoint`), so every file loads with
 ``torch.load(weights_only=True)``: only containers, numbers, strings and tensors. A file that
-does not load, or lacks a key, raises :class:`CheckpointError` naming it. Optimisers (paper A §6.1): SGD (μ = 0), SGD + momentum and Adam, one parameter group
-per parameter so that each carries its own learning-rate scale (α of the STE fork, Theorem 5.1).
+does not load, or lacks a key, raises :class:`CheckpointError` naming it. Optimisers (paper A
+§6.1): SGD (μ = 0), SGD + momentum and Adam, one parameter group per parameter so that each
+carries its own learning-rate scale (α of the STE fork, Theorem 5.1).
 """
 
 from __future__ import annotations
