@@ -2,9 +2,10 @@
 agreement over training (§6.2 metrics, the App. I future-work item), Ē against η; drawn under
 the workflow's theme (:mod:`stelab.figures`).
 
-Ē comes in up to two normalisations, each drawn where its column is present: ``E_bar`` (§6.2:
-mean |ΔE⁽ᵀ⁾| as a percentage of the layer's representable range) and ``E_bar_path``
-(path-normalised); tables carry them as ``<column>_mean``/``<column>_sd``.
+Ē comes in up to two normalisations, each drawn where its column holds values: ``E_bar`` (§6.2:
+mean |ΔE⁽ᵀ⁾| as a percentage of the layer's representable range) and ``E_bar_path`` (as a
+percentage of the distance the weights travelled, :mod:`stelab.qat.metrics`); tables carry them as
+``<column>_mean``/``<column>_sd``.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ E_BAR_KINDS = {"E_bar": ("Ē, % of range", "Ē, % of range (%)", "o"),
                "E_bar_path": ("Ē, path-normalised", "Ē, path-normalised (%)", "s")}
 
 
-def _e_bar_columns(columns, suffix: str = "") -> list[str]:
-    """The Ē columns of :data:`E_BAR_KINDS` present in ``columns`` (``E_bar`` + ``suffix`` always required)."""
-    present = [kind for kind in E_BAR_KINDS if f"{kind}{suffix}" in columns]
-    if "E_bar" not in present:
-        raise ValueError(f"table has no column 'E_bar{suffix}'; have {sorted(columns)}")
-    return present
+def _e_bar_columns(table: pd.DataFrame, suffix: str = "") -> list[str]:
+    """The Ē kinds of :data:`E_BAR_KINDS` with values in ``table`` (column kind + ``suffix`` not all NaN:
+    tables compared before ``E_bar_path`` existed hold it as NaN); ``E_bar`` is required."""
+    if f"E_bar{suffix}" not in table.columns:
+        raise ValueError(f"table has no column 'E_bar{suffix}'; have {sorted(table.columns)}")
+    return [kind for kind in E_BAR_KINDS if f"{kind}{suffix}" in table.columns
+            and (kind == "E_bar" or table[f"{kind}{suffix}"].notna().any())]
 
 
 @themed
@@ -92,7 +94,7 @@ def plot_tracking(tracking: pd.DataFrame, bits: int | None = None):
 
     One bit width is drawn: ``bits``, by default the paper's (2) when present, else the fewest.
     """
-    kinds = _e_bar_columns(tracking.columns)
+    kinds = _e_bar_columns(tracking)
     d = tracking[tracking["sweep_factor"] == 1.0]
     if bits is None and len(d):
         bits = PAPER_BITS if PAPER_BITS in set(d["bits"]) else int(d["bits"].min())
@@ -128,7 +130,7 @@ def plot_lr_sweep(sweep: pd.DataFrame, fits: dict):
     present, mean ± sd over seeds), with the log-log fit of ``fits`` (``E_bar``)."""
     if sweep.empty:
         raise ValueError("learning-rate sweep table is empty (qat.lr_sweep needs a factor other than 1)")
-    kinds = _e_bar_columns(sweep.columns, "_mean")
+    kinds = _e_bar_columns(sweep, "_mean")
     fig, ax = plt.subplots(figsize=(5.2, 4.0), layout="constrained")
     several = sweep["bits"].nunique() > 1
     for i, ((bits, opt), g) in enumerate(sweep.groupby(["bits", "optimizer"])):
