@@ -2,9 +2,10 @@
 
 Paper A (arXiv 2405.05171) §6.2–6.3 and App. J. ``compare_runs`` groups the final checkpoints
 of all branches by (bits, optimizer, learning-rate factor, seed), forms the pairs of
-:data:`stelab.qat.settings.PAIRS` and measures Ē (eq. 5, normalised by the range length) and
-quantized agreement (Tables 3–4) and the Table 5 accuracy/loss differences; the weights of the
-Fig. 3 scatter come from the same checkpoints.
+:data:`stelab.qat.settings.PAIRS` and measures Ē (eq. 5, normalised by the range length),
+``E_bar_path`` (the authors' code: normalised by the distance the pair's other net travelled,
+:class:`stelab.qat.metrics.PathLength`) and quantized agreement (Tables 3–4) and the Table 5
+accuracy/loss differences; the weights of the Fig. 3 scatter come from the same checkpoints.
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, sca
 
     runs:     one row per branch with its final train/val loss and accuracy (acc in %) and
               ``diverged`` (kept by qat.on_divergence: keep although it diverged).
-    pairs:    one row per (bits, optimizer, sweep_factor, seed, pair) with Ē (%), agreement (%), the
-              Q̂-net − other-net differences of the Table 5 metrics and ``diverged`` (either branch).
-    tracking: Ē and agreement every tracked step after the fork (from ``snapshot_paths``).
+    pairs:    one row per (bits, optimizer, sweep_factor, seed, pair) with Ē (%), E_bar_path (%), agreement (%),
+              the Q̂-net − other-net differences of the Table 5 metrics and ``diverged`` (either branch).
+    tracking: Ē, E_bar_path and agreement every tracked step after the fork (from ``snapshot_paths``).
     scatter:  for the lowest seed at factor 1 and ``scatter_bits`` (default: 2 if run, else the
               fewest bits), per optimizer, ``{opt}_{adjusted|unadjusted}_{x|y}``:
               the Q̂-net weight (mapped by M when the pair uses it) and the other net's weight,
@@ -92,12 +93,14 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, sca
         w_ref = _latent(ref)
         m_ref = final_metrics(ref["history"])
         for pair, other, use_map in _pairs_present(branches, key[1]):
-            pm = pair_metrics(w_ref, _latent(branches[other]), qs, maps if use_map else None)
+            pm = pair_metrics(w_ref, _latent(branches[other]), qs, maps if use_map else None,
+                              _path_total(branches[other]))
             diff = in_percent(metric_differences(m_ref, final_metrics(branches[other]["history"])))
             diff = {f"diff_{k}": v for k, v in diff.items()}
             pair_rows.append({**dict(zip(KEY, key)), "pair": pair,
                               "diverged": _diverged(ref) or _diverged(branches[other]), "E_bar": pm["E_bar"],
-                              "agreement": pm["agreement"], "n_weights": pm["n_weights"], **diff})
+                              "E_bar_path": pm["E_bar_path"], "agreement": pm["agreement"],
+                              "n_weights": pm["n_weights"], **diff})
     runs = pd.DataFrame(run_rows)
     pairs = pd.DataFrame(pair_rows)
     tracking = track_pairs(groups, snapshot_paths)
@@ -105,8 +108,14 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, sca
     return {"runs": runs, "pairs": pairs, "tracking": tracking, "scatter": scatter}
 
 
+def _path_total(ckpt: dict) -> float | None:
+    """The distance a branch's quantized weights travelled (None for a checkpoint without it)."""
+    return ckpt["path_length"]["total"] if "path_length" in ckpt else None
+
+
 def track_pairs(groups: dict, snapshot_paths) -> pd.DataFrame:
-    """Ē and agreement over training for every pair whose two snapshot files are given."""
+    """Ē, E_bar_path and agreement over training for every pair whose two snapshot files are given
+    (E_bar_path from the other branch's path length at each step, read from its final checkpoint in ``groups``)."""
     snaps: dict = {}
     for path in snapshot_paths:
         s = load_snapshots(path)
@@ -119,10 +128,11 @@ def track_pairs(groups: dict, snapshot_paths) -> pd.DataFrame:
         qs = _quantizers(run)
         maps = weight_maps(run.estimators, qs)
         for pair, other, use_map in _pairs_present(by_variant, key[1]):
+            path = groups.get(key, {}).get(other, {}).get("path_length")
             for r in tracked_pair_metrics(by_variant["qhat"], by_variant[other], qs,
-                                          maps if use_map else None, from_step=int(run.fork_step)):
+                                          maps if use_map else None, from_step=int(run.fork_step), path_b=path):
                 rows.append({**dict(zip(KEY, key)), "pair": pair, **r})
-    return pd.DataFrame(rows, columns=[*KEY, "pair", "step", "E_bar", "agreement", "n_weights"])
+    return pd.DataFrame(rows, columns=[*KEY, "pair", "step", "E_bar", "E_bar_path", "agreement", "n_weights"])
 
 
 def scatter_arrays(groups: dict, n_points: int, bits: int | None = None) -> dict:

@@ -99,9 +99,13 @@ def imagefolder_data(root, run: RunSettings, workers: int = 0, pin_memory: bool 
     return {"train": loaders.train, "val": val, "eval_train": loader(eval_train)}
 
 
-@torch.no_grad()
+#: examples per forward pass of :func:`evaluate` (inference needs no activations kept for a backward)
+EVAL_BATCH = 1000
+
+
+@torch.inference_mode()
 def evaluate_loader(model: nn.Module, loader, run: RunSettings, device) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` over a DataLoader of (images, labels), eval mode."""
+    """Mean cross-entropy and accuracy of ``model`` over a DataLoader of (images, labels), eval mode, inference mode."""
     was = model.training
     model.eval()
     loss, correct, n = 0.0, 0, 0
@@ -115,9 +119,10 @@ def evaluate_loader(model: nn.Module, loader, run: RunSettings, device) -> tuple
     return loss / max(n, 1), correct / max(n, 1)
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on (x, y) in eval mode."""
+@torch.inference_mode()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on (x, y) in eval mode, ``batch_size`` examples at a time
+    under ``torch.inference_mode`` (no autograd bookkeeping)."""
     was = model.training
     model.eval()
     loss, correct = 0.0, 0

@@ -26,6 +26,8 @@ from .checkpoints import export_checkpoint, load_into, save_checkpoint
 from .device import autocast, configure_backends, pick_device, to_device
 from .divergence import DivergenceMonitor
 from .inputs import evaluate, evaluate_loader
+from .malloc import keep_heap
+from .metrics import PathLength
 from .models import plain_named_parameters, quantized_layers
 from .settings import RunSettings, lr_schedule
 
@@ -90,16 +92,22 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
     Device settings come from the run (:func:`configure_backends`, :func:`autocast`,
     channels_last). Progress goes to ``stream`` (default stderr) under ``label``: a bar on a
     terminal, a line per tenth of the steps otherwise, and one line per epoch with its metrics.
-    Returns the final checkpoint (CPU tensors).
+    The run's weight decay (``run.weight_decay``) is set on every parameter group; the distance
+    the quantized weights travel (:class:`stelab.qat.metrics.PathLength`, the authors' Ē
+    denominator) is kept under ``path_length``. Returns the final checkpoint (CPU tensors).
     """
     run = ckpt["run"]
     device = torch.device(device) if device is not None else pick_device()
     configure_backends(run, device)
+    keep_heap()
     ckpt = {**ckpt, "history": list(ckpt["history"]), "timings": list(ckpt.get("timings", [])),
             "snapshots": {"steps": list(ckpt["snapshots"]["steps"]),
                           "weights": {k: list(v) for k, v in ckpt["snapshots"]["weights"].items()}}}
     model, opt = load_into(ckpt, device)
     model.train()
+    for g in opt.param_groups:
+        g["weight_decay"] = run.weight_decay
+    path = PathLength(quantized_layers(model), ckpt.get("path_length"))
     spe, total = run.steps_per_epoch, run.total_steps
     stop = total if stop_step is None else min(int(stop_step), total)
     step = int(ckpt["step"])
@@ -114,6 +122,7 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
         monitor = DivergenceMonitor(ckpt, on_divergence, bar.log)
         if step == run.fork_step or not ckpt["snapshots"]["steps"]:
             _snapshot(model, ckpt, step)  # run start (fresh or fork); a resumed run has it already
+            path.mark(step)
         fit_loss, fit_n = ckpt.get("fit", (0.0, 0))
         t_epoch = time.perf_counter()
         base_ests = {n: pq.estimator for n, (_, pq) in quantized_layers(model).items()}
@@ -133,12 +142,15 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
                 monitor.after_loss(step, epoch, lv)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                path.before_step()
                 opt.step()
+                path.after_step()
                 step += 1
                 fit_loss, fit_n = fit_loss + lv * len(y), fit_n + len(y)
                 bar.update()
                 if every and step % every == 0 or step == stop:
                     _snapshot(model, ckpt, step)
+                    path.mark(step)
                 if step % spe == 0:
                     row = {"epoch": step // spe, "step": step, "lr": run.lr * factor,
                            "fit_loss": fit_loss / max(fit_n, 1), **_epoch_metrics(model, data, run, device)}
@@ -154,8 +166,8 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
                 if step % spe == 0:
                     monitor.check_accuracy(step, epoch, ckpt["history"])
                 if checkpoint_path and checkpoint_every and step % checkpoint_every == 0 and step < stop:
-                    save_checkpoint(checkpoint_path,
-                                    export_checkpoint(model, opt, ckpt, step, (fit_loss, fit_n)))
+                    state = export_checkpoint(model, opt, ckpt, step, (fit_loss, fit_n))
+                    save_checkpoint(checkpoint_path, {**state, "path_length": path.state()})
                 if step == stop or step % spe == 0:
                     break
-    return export_checkpoint(model, opt, ckpt, step, (fit_loss, fit_n))
+    return {**export_checkpoint(model, opt, ckpt, step, (fit_loss, fit_n)), "path_length": path.state()}

@@ -50,7 +50,12 @@ class QuantizeParam(nn.Module):
 
 class MnistConvNet(nn.Module):
     """Chollet's MNIST convnet (paper A §6.1, model 1): Conv32-3 → ReLU → MaxPool2 → Conv64-3 → ReLU → MaxPool2 →
-    Conv128-3 → ReLU → [MaxPool2, authors' code] → Flatten → Dense10 (logits)."""
+    Conv128-3 → ReLU → [MaxPool2, authors' code] → Flatten → Dense10 (logits).
+
+    Each ReLU runs after its max-pool: ReLU is monotone, so relu(maxpool(x)) = maxpool(relu(x)) bit
+    for bit, and the gradient reaches the same input (the pool's argmax when the maximum is
+    positive, nothing otherwise); the ReLU and its backward then touch a quarter of the values.
+    """
 
     def __init__(self, third_pool: bool = False, in_channels: int = 1, n_classes: int = 10):
         super().__init__()
@@ -62,12 +67,12 @@ class MnistConvNet(nn.Module):
         self.fc = nn.Linear(128 * side * side, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)
-        x = nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
-        x = torch.relu(self.conv3(x))
+        x = torch.relu(nn.functional.max_pool2d(self.conv1(x), 2))
+        x = torch.relu(nn.functional.max_pool2d(self.conv2(x), 2))
+        x = self.conv3(x)
         if self.third_pool:
             x = nn.functional.max_pool2d(x, 2)
-        return self.fc(torch.flatten(x, 1))
+        return self.fc(torch.flatten(torch.relu(x), 1))
 
 
 def fan_in(weight: torch.Tensor) -> int:

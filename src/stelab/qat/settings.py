@@ -14,7 +14,9 @@ fork (:mod:`stelab.qat.fork`) derives each branch's run from the Q̂-net's with
 Schedule (paper A §6.1): linear warm-up over the first 2 % of all S steps, then cosine decay to
 0; with S_w = ⌈0.02·S⌉, η_p(s) = η·scale_p·(s+1)/S_w for s < S_w, else
 η·scale_p·½(1 + cos(π(s − S_w)/(S − S_w))). Optimisers: ``sgd``, ``momentum`` (SGD, μ = 0.9) and
-``adam`` (β = (0.9, 0.95)).
+``adam`` (β = (0.9, 0.95)), each with an optional L2 weight decay λ added to the gradient
+(``qat.optimizers.<opt>.weight_decay``, default 0; the authors' Keras code uses ``l2(1e-4)``,
+a loss term 1e-4·Σw², i.e. λ = 2e-4).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class RunSettings:
     momentum: float = 0.9
     betas: list = field(default_factory=lambda: [0.9, 0.95])
     eps: float = 1e-8
+    weight_decay: float = 0.0
     epochs: int = 1
     batch_size: int = 64
     warmup_frac: float = 0.02
@@ -181,7 +184,7 @@ def run_from_config(qat: dict, optimizer: str, seed: int, n_train: int, sweep_fa
     fields = {k: qat[k] for k in _COPIED_KEYS if k in qat}
     fields.update(optimizer=optimizer, seed=int(seed), lr=float(o["lr"]) * float(sweep_factor),
                   sweep_factor=float(sweep_factor))
-    fields.update({k: o[k] for k in ("momentum", "betas", "eps") if k in o})
+    fields.update({k: o[k] for k in ("momentum", "betas", "eps", "weight_decay") if k in o})
     estimator = qat.get("estimator", "ste")
     quant = fields.get("quantize", DEFAULT_QUANTIZE)
     if bits is not None and int(bits) != int(quant["bits"]):

@@ -1,6 +1,8 @@
 """Tables 3–5 and the learning-rate sweep from per-seed comparison rows (paper A, arXiv 2405.05171, §6.3).
 
-Mean ± sd over seeds with the paper's MNIST numbers (:mod:`stelab.qat.paper_values`) in
+Ē is given in both normalisations of :mod:`stelab.qat.metrics`: ``E_bar`` (% of the range,
+the paper's text) and ``E_bar_path`` (% of the distance travelled, the authors' code). Mean ± sd
+over seeds with the paper's MNIST numbers (:mod:`stelab.qat.paper_values`) in
 adjacent columns; rows in the order of :data:`stelab.optimizers.OPTIMIZERS` and
 :data:`stelab.qat.settings.PAIRS`. The sweep fits log Ē against log η: the per-step growth of
 E⁽ᵗ⁾ in Theorem 5.1 (eq. 6) is a gradient-error term ∝ η plus a convexity term ∝ η².
@@ -33,6 +35,11 @@ def _left_out(n_diverged: int) -> str:
     return f" [{n_diverged} diverged, left out]" if n_diverged else ""
 
 
+def _with_path(pairs: pd.DataFrame) -> pd.DataFrame:
+    """``pairs`` with an ``E_bar_path`` column (NaN for rows compared before it existed)."""
+    return pairs if "E_bar_path" in pairs else pairs.assign(E_bar_path=np.nan)
+
+
 _OPT_ORDER = {name: i for i, name in enumerate(OPTIMIZERS)}
 _PAIR_ORDER = {name: i for i, name in enumerate(PAIRS)}
 
@@ -43,9 +50,10 @@ def _paper(table: dict, bits, optimizer, key, field):
 
 
 def table4(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Table 4: Ē and quantized agreement per (bits, optimizer, pair), mean and sd over seeds, paper beside."""
-    main = pairs[pairs["sweep_factor"] == 1.0]
-    t = _mean_sd(main, ("bits", "optimizer", "pair"), ("E_bar", "agreement"))
+    """Table 4: Ē (both normalisations) and quantized agreement per (bits, optimizer, pair), mean and sd over
+    seeds, paper beside."""
+    main = _with_path(pairs[pairs["sweep_factor"] == 1.0])
+    t = _mean_sd(main, ("bits", "optimizer", "pair"), ("E_bar", "E_bar_path", "agreement"))
     several = t["bits"].nunique() > 1
     t["experiment"] = [f"{p} ({pv.OPTIMIZER_LABEL.get(o, o)})" + (f", {b} bit" if several else "") + _left_out(n)
                        for b, o, p, n in zip(t["bits"], t["optimizer"], t["pair"], t["n_diverged"])]
@@ -54,8 +62,9 @@ def table4(pairs: pd.DataFrame) -> pd.DataFrame:
                             for b, o, p in zip(t["bits"], t["optimizer"], t["pair"])]
     t = t.sort_values(["bits", "optimizer", "pair"], key=lambda c: c.map(_PAIR_ORDER) if c.name == "pair" else (
         c.map(_OPT_ORDER) if c.name == "optimizer" else c))
-    return t[["experiment", "bits", "optimizer", "pair", "E_bar_mean", "E_bar_sd", "E_bar_paper",
-              "agreement_mean", "agreement_sd", "agreement_paper", "n_seeds", "n_diverged"]].reset_index(drop=True)
+    return t[["experiment", "bits", "optimizer", "pair", "E_bar_mean", "E_bar_sd", "E_bar_path_mean",
+              "E_bar_path_sd", "E_bar_paper", "agreement_mean", "agreement_sd", "agreement_paper", "n_seeds",
+              "n_diverged"]].reset_index(drop=True)
 
 
 def table3(pairs: pd.DataFrame, optimizer: str = "momentum") -> pd.DataFrame:
@@ -66,7 +75,8 @@ def table3(pairs: pd.DataFrame, optimizer: str = "momentum") -> pd.DataFrame:
     t["ratio_to_baseline"] = [e / base[b] if b in base.index else np.nan for b, e in zip(t["bits"], t["E_bar_mean"])]
     t["description"] = [pv.TABLE3_TEXT[p][0] for p in t["pair"]]
     t["interpretation"] = [pv.TABLE3_TEXT[p][1] for p in t["pair"]]
-    return t[["bits", "pair", "description", "E_bar_mean", "E_bar_sd", "E_bar_paper", "ratio_to_baseline",
+    return t[["bits", "pair", "description", "E_bar_mean", "E_bar_sd", "E_bar_path_mean", "E_bar_path_sd",
+              "E_bar_paper", "ratio_to_baseline",
               "interpretation", "n_seeds", "n_diverged"]].reset_index(drop=True)
 
 
@@ -107,11 +117,11 @@ def lr_sweep(pairs: pd.DataFrame, pair: str = "baseline") -> tuple[pd.DataFrame,
     Only (bits, optimizer) combinations run at two or more learning-rate factors enter the sweep;
     ``fits`` is keyed by optimizer (suffixed by the bit width when several were swept).
     """
-    df = pairs[pairs["pair"] == pair]
+    df = _with_path(pairs[pairs["pair"] == pair])
     swept = df.groupby(["bits", "optimizer"])["sweep_factor"].nunique()
     keep = set(swept[swept >= 2].index)
     df = df[[(b, o) in keep for b, o in zip(df["bits"], df["optimizer"])]]
-    t = _mean_sd(df, ("bits", "optimizer", "sweep_factor"), ("E_bar", "agreement"))
+    t = _mean_sd(df, ("bits", "optimizer", "sweep_factor"), ("E_bar", "E_bar_path", "agreement"))
     t = t.sort_values(["bits", "optimizer", "sweep_factor"]).reset_index(drop=True)
     several = t["bits"].nunique() > 1
     fits = {}
@@ -131,10 +141,13 @@ def fmt_pm(mean, sd, digits: int = 3) -> str:
 
 
 def display_table(t: pd.DataFrame, columns: dict, digits: dict | None = None) -> pd.DataFrame:
-    """Human-readable table: ``columns`` maps a display name to a column or a (mean, sd) column pair."""
+    """Human-readable table: ``columns`` maps a display name to a column or a (mean, sd) column pair;
+    a column ``t`` lacks (a table written before it existed, e.g. without ``E_bar_path``) is left out."""
     digits = digits or {}
     out = {}
     for label, col in columns.items():
+        if any(c not in t.columns for c in (col if isinstance(col, tuple) else (col,))):
+            continue
         d = digits.get(label, 3)
         if isinstance(col, tuple):
             out[label] = [fmt_pm(m, s, d) for m, s in zip(t[col[0]], t[col[1]])]
@@ -145,10 +158,17 @@ def display_table(t: pd.DataFrame, columns: dict, digits: dict | None = None) ->
     return pd.DataFrame(out)
 
 
-TABLE3_DISPLAY = {"Bits": "bits", "Experiment": "pair", "Description": "description", "Ē (%)": ("E_bar_mean", "E_bar_sd"),
-                  "Ē paper (%)": "E_bar_paper", "× baseline": "ratio_to_baseline", "Interpretation": "interpretation"}
-TABLE4_DISPLAY = {"Experiment": "experiment", "Ē (%)": ("E_bar_mean", "E_bar_sd"), "Ē paper (%)": "E_bar_paper",
+TABLE3_DISPLAY = {"Bits": "bits", "Experiment": "pair", "Description": "description",
+                  "Ē (% of range)": ("E_bar_mean", "E_bar_sd"),
+                  "Ē (% of path length)": ("E_bar_path_mean", "E_bar_path_sd"), "Ē paper (%)": "E_bar_paper",
+                  "× baseline": "ratio_to_baseline", "Interpretation": "interpretation"}
+TABLE4_DISPLAY = {"Experiment": "experiment", "Ē (% of range)": ("E_bar_mean", "E_bar_sd"),
+                  "Ē (% of path length)": ("E_bar_path_mean", "E_bar_path_sd"), "Ē paper (%)": "E_bar_paper",
                   "Agreement (%)": ("agreement_mean", "agreement_sd"), "Agreement paper (%)": "agreement_paper"}
+LR_SWEEP_DISPLAY = {"Optimizer": "optimizer", "η factor": "sweep_factor",
+                    "Ē (% of range)": ("E_bar_mean", "E_bar_sd"),
+                    "Ē (% of path length)": ("E_bar_path_mean", "E_bar_path_sd"),
+                    "Agreement (%)": ("agreement_mean", "agreement_sd")}
 TABLE5_DISPLAY = {"": "row", "Train acc (%)": ("train_acc_mean", "train_acc_sd"), "paper": "train_acc_paper",
                   "Train loss": ("train_loss_mean", "train_loss_sd"), "paper ": "train_loss_paper",
                   "Val acc (%)": ("val_acc_mean", "val_acc_sd"), "paper  ": "val_acc_paper",
