@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Run search points one after another (docs/reproduction/mnist/README.md):
+#   docs/reproduction/mnist/run_search.sh keras-5k keras-2k ...
+# Each point trains the Q̂-net and STE-net of both optimizers (seed 0, 2 bits) with
+# config/config.yaml + config/paper.yaml + points/_common.yaml + points/<point>.yaml, one job
+# at a time on one core, from a frozen copy of the current commit (runs/search/code-<commit>),
+# in runs/search/<point>/, and writes runs/search/<point>/provenance.json.
+set -euo pipefail
+repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+commit=$(git -C "$repo" rev-parse HEAD)
+code="$repo/runs/search/code-${commit:0:12}"
+if [ ! -d "$code" ]; then
+  mkdir -p "$code"
+  git -C "$repo" archive "$commit" | tar -x -C "$code"
+fi
+export PATH="$repo/.venv/bin:$PATH" PYTHONPATH="$code/src" OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+for point in "$@"; do
+  dir="$repo/runs/search/$point"
+  mkdir -p "$dir"
+  configs=("$code/config/config.yaml" "$code/config/paper.yaml"
+           "$code/docs/reproduction/mnist/points/_common.yaml" "$code/docs/reproduction/mnist/points/$point.yaml")
+  start=$(date -u +%FT%TZ); t0=$(date +%s)
+  snakemake -s "$code/Snakefile" --directory "$dir" --configfile "${configs[@]}" --cores 1 \
+    --rerun-triggers mtime --nolock results/tables/qat_table4.csv > "$dir/snakemake.log" 2>&1 || echo "$point failed" >&2
+  python - "$dir" "$commit" "$start" "$(( $(date +%s) - t0 ))" "${configs[@]}" <<'PY'
+import hashlib, json, platform, sys
+from pathlib import Path
+import torch
+d, commit, start, wall, *configs = sys.argv[1:]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+jobs = {}
+for f in sorted(Path(d, "results/benchmarks/qat").rglob("*.tsv")):
+    rows = f.read_text().splitlines()
+    jobs[str(f.relative_to(Path(d, "results/benchmarks/qat")))] = float(rows[1].split("\t")[0])
+info = {"commit": commit, "started": start, "wall_s": int(wall), "cores": 1, "threads_per_job": 1,
+        "configs": {Path(c).name: hashlib.sha256(Path(c).read_bytes()).hexdigest() for c in configs},
+        "python": platform.python_version(), "torch": torch.__version__, "cpu": cpu, "job_wall_s": jobs}
+Path(d, "provenance.json").write_text(json.dumps(info, indent=1) + "\n")
+PY
+done
