@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -96,13 +97,33 @@ def write_table(path, df, **kwargs) -> None:
 
 
 def torch_bytes(obj) -> bytes:
-    """``torch.save`` of ``obj`` into memory: the bytes depend only on ``obj`` (a file's name would
-    otherwise become the archive's folder name)."""
+    """``torch.save`` of ``obj`` into memory, with bytes that depend only on its content.
+
+    A file's name would otherwise become the archive's folder name, and pickle's memo follows
+    object identity (a string or tuple shared between two places is written once, then referred
+    to), so ``obj`` is first rebuilt with fresh dicts, lists and tuples and interned strings
+    (:func:`_canonical`): a checkpoint resumed from disk and one kept in memory then give the
+    same bytes.
+    """
     import torch
 
     buffer = io.BytesIO()
-    torch.save(obj, buffer)
+    torch.save(_canonical(obj), buffer)
     return buffer.getvalue()
+
+
+def _canonical(obj):
+    """``obj`` with every mapping rebuilt as a plain dict, every list and tuple rebuilt, every string
+    a plain interned ``str``; tensors and numbers as they are."""
+    if isinstance(obj, str):
+        return sys.intern(str(obj))
+    if isinstance(obj, dict):
+        return {_canonical(k): _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_canonical(v) for v in obj)
+    return obj
 
 
 def save_torch(path, obj) -> None:

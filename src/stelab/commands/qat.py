@@ -65,9 +65,22 @@ def validate_job_section(section) -> dict:
 
     if not isinstance(section, dict):
         raise ValueError(f"--qat: expected a mapping (the qat section), got {type(section).__name__}")
+    _check_finite(section, "qat")
     optimizers = section.get("optimizers")
     named = [o for o in optimizers if o in OPTIMIZERS] if isinstance(optimizers, dict) else []
     return validate_section("qat", {"variants": {o: ["qhat"] for o in named}, "seeds": [0], **section})
+
+
+def _check_finite(value, key: str) -> None:
+    """Every number under ``value`` is finite (JSON's NaN and Infinity pass the schema's range checks)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"--qat: config key {key}: {value} is not a finite number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{key}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{key}[{i}]")
 
 
 def _positive_finite(name: str, value: float) -> None:

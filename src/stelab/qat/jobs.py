@@ -104,8 +104,11 @@ def train_data(data_dir, run: RunSettings, device, workers: int = 0, pin_memory:
         data = imagefolder_data(data_dir, run, workers, pin_memory and device.type == "cuda")
         return data, imagefolder_digest(data_dir)
     raw = _load_mnist(data_dir) if raw is None else raw
-    check_subsets(raw, data_dir, train_subset=run.train_subset, val_subset=run.val_subset,
-                  eval_train_subset=run.eval_train_subset)
+    n_train = check_subsets(raw, data_dir, train_subset=run.train_subset, val_subset=run.val_subset,
+                            eval_train_subset=run.eval_train_subset)
+    if n_train != run.n_train:
+        raise ValueError(f"{data_dir}: the run trains on {n_train} examples here but was set up for {run.n_train} "
+                         "(the data changed since pretraining: rerun pretrain and fork)")
     data = data_for_run(raw, run)
     return data, tensor_data_digest(data)
 
