@@ -7,7 +7,7 @@ first of (C classes; ln C is the cross-entropy of a uniform guess)
 
 * a non-finite training loss at any step;
 * an exploding loss: the batch loss above :data:`LOSS_FACTOR` · ln C for :data:`PATIENCE`
-  consecutive steps;
+  consecutive steps, or the training loss evaluated at an epoch end above it;
 * a parameter that is not finite or exceeds :data:`WEIGHT_BOUND` in absolute value (checked at
   every epoch end and where the job stops);
 * a collapse to chance: training accuracy at an epoch end at most :data:`CHANCE_FACTOR` / C after
@@ -112,9 +112,15 @@ class DivergenceMonitor:
                 self._diverged(step, epoch, f"parameter {name} reached |w| = {largest:.3g} > {WEIGHT_BOUND:g}")
                 return
 
-    def check_accuracy(self, step: int, epoch: int, history: list) -> None:
-        """Training accuracy of the last epoch end against chance and the earlier epoch ends."""
+    def check_epoch(self, step: int, epoch: int, history: list) -> None:
+        """Training loss and accuracy of the last epoch end (``history[-1]``) against LOSS_FACTOR · ln C,
+        chance and the earlier epoch ends."""
         if not self.active or not history:
+            return
+        loss, limit = float(history[-1]["train_loss"]), LOSS_FACTOR * self.log_classes
+        if not loss <= limit:
+            self._diverged(step, epoch, f"training loss {loss:.4g} at the end of epoch {epoch + 1} is above "
+                                        f"{LOSS_FACTOR:g}·ln C = {limit:.4g}")
             return
         chance = 1.0 / math.exp(self.log_classes)
         now = float(history[-1]["train_acc"])

@@ -149,13 +149,14 @@ def pretrain(qat: dict, *, data_dir, optimizer: str, seed: int, lr_factor: float
 
 def fork_branch(qat: dict, *, pretrained, variant: str, out) -> None:
     """Derive ``variant`` from the fork-point checkpoint ``pretrained`` (:func:`stelab.qat.fork.fork`);
-    a pretraining kept as diverged passes its mark on."""
+    the pretraining's divergence state (a kept ``diverged`` mark, the count of exploding-loss steps)
+    carries over to the branch."""
     from .fork import fork
 
     pre = load_checkpoint(pretrained)
     verify_loadable(pre, pretrained)
     branch = fork(pre, variant, float(qat.get("lr_tweak", LR_TWEAK)), qat.get("ste_lr_scope", "quantized"))
-    save_checkpoint(out, {**branch, "diverged": pre.get("diverged")})
+    save_checkpoint(out, {**branch, "diverged": pre.get("diverged"), "loss_streak": pre.get("loss_streak", 0)})
 
 
 def train_branch(*, init, data_dir, out, history, timings, snapshots, ckpt_path: Path, checkpoint_every: int,

@@ -164,7 +164,7 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
                 if step % spe == 0 or step == stop:
                     monitor.check_weights(step, epoch, plain_named_parameters(model))
                 if step % spe == 0:
-                    monitor.check_accuracy(step, epoch, ckpt["history"])
+                    monitor.check_epoch(step, epoch, ckpt["history"])
                 if checkpoint_path and checkpoint_every and step % checkpoint_every == 0 and step < stop:
                     state = export_checkpoint(model, opt, ckpt, step, (fit_loss, fit_n))
                     save_checkpoint(checkpoint_path, {**state, "path_length": path.state()})
