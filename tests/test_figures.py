@@ -13,16 +13,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import REPO
 from matplotlib.colors import to_hex, to_rgba
 
-from helpers import REPO
 from stelab.cli import main
 from stelab.commands.figures import CONSTANTS_FIGURES, QAT_FIGURES, THEORY_FIGURES, error_curves_figure
 from stelab.constants.plots import plot_estimators, plot_weight_maps
 from stelab.figures import FIGURE_FORMATS, NEUTRALS, palette, save_figure, theme_rc
 from stelab.qat.plots import plot_lr_sweep, plot_tracking, plot_weight_scatter
-from stelab.theory.plots import (plot_bridge, plot_densities, plot_error_curves, plot_fixed_points, plot_plateau,
-                                 plot_stability)
+from stelab.theory.plots import (
+    plot_bridge,
+    plot_densities,
+    plot_error_curves,
+    plot_fixed_points,
+    plot_plateau,
+    plot_stability,
+)
 
 matplotlib.use("Agg")
 
@@ -205,7 +211,10 @@ def test_the_theme_palette_is_colour_blind_safe_and_leaves_global_settings_alone
 def test_tracking_draws_each_e_bar_normalisation_present():
     both = plot_tracking(qat_tracking(path_normalised=True))
     one = plot_tracking(qat_tracking(path_normalised=False))
-    left = lambda fig: [ax.get_ylabel() for ax in fig.axes if ax.get_subplotspec().colspan.start == 0]  # noqa: E731
+
+    def left(fig):
+        return [ax.get_ylabel() for ax in fig.axes if ax.get_subplotspec().colspan.start == 0]
+
     assert left(both) == ["Ē, % of range (%)", "Ē, path-normalised (%)", "quantized agreement (%)"]
     assert left(one) == ["Ē, % of range (%)", "quantized agreement (%)"]
     unknown = plot_tracking(qat_tracking(path_normalised=False).assign(E_bar_path=np.nan))  # compared before it existed

@@ -119,8 +119,9 @@ def latex_tabular(df, where: str = "table") -> str:
     lines.append(" & ".join(latex_escape(h, f"{where}, header {h!r}") for h in headers) + r" \\")
     lines.append(r"\midrule")
     for i, row in enumerate(rows):
-        lines.append(" & ".join(number_latex(c) if fmt == "r" else latex_escape(c, f"{where}, row {i + 1}, column {h!r}")
-                                for c, h, fmt in zip(row, headers, formats)) + r" \\")
+        cells = [number_latex(c) if fmt == "r" else latex_escape(c, f"{where}, row {i + 1}, column {h!r}")
+                 for c, h, fmt in zip(row, headers, formats)]
+        lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 

@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-
 from helpers import snakemake
 
 pytestmark = pytest.mark.slow
@@ -33,7 +32,7 @@ def report(smoke_run):
 
 def report_variable(html: str, script_id: str):
     """The JSON the report embeds as ``<script id="...">var name = {...};</script>``."""
-    match = re.search(rf'<script id="{script_id}">\s*var \w+ = (.*?);\s*</script>', html, re.S)
+    match = re.search(rf'<script id="{script_id}">\s*var \w+ = (.*?);\s*</script>', html, re.DOTALL)
     assert match, f"no <script id={script_id!r}> in the report"
     return json.loads(match.group(1))
 

@@ -53,7 +53,8 @@ def plot_densities(sim: dict, theory: dict, teacher_value: float = 1.0, bins: in
     for i, (ax, t) in enumerate(zip(axes, taus)):
         w = np.asarray(sim[f"snapshot_{i}"])
         sel = w[np.isclose(np.asarray(sim["w_star"]), teacher_value)]
-        ax.hist(sel, bins=bins, range=xlim, density=True, color=NEUTRALS["band"], label=f"simulation d = {int(sim['d'])}")
+        ax.hist(sel, bins=bins, range=xlim, density=True, color=NEUTRALS["band"],
+                label=f"simulation d = {int(sim['d'])}")
         j = int(np.argmin(np.abs(th_taus - t)))
         ax.plot(x, np.asarray(theory[f"pde_snapshot_{j}"])[k], color=THEORY_STYLE["pde"][0], lw=1.2, label="PDE")
         if "particles_snapshot_taus" in theory:
@@ -73,6 +74,11 @@ def plot_densities(sim: dict, theory: dict, teacher_value: float = 1.0, bins: in
     return fig
 
 
+def _source(curves: pd.DataFrame, source: str, time_col: str) -> pd.DataFrame:
+    """The rows of one source (``sim_mean``, ``pde``, …) in time order."""
+    return curves[curves["source"] == source].sort_values(time_col)
+
+
 @themed
 def plot_error_curves(curves: pd.DataFrame, logx: bool = True, time_col: str = "tau") -> Figure:
     """ε(τ) per case: simulation mean with min–max band over seeds, and every limit curve."""
@@ -82,15 +88,14 @@ def plot_error_curves(curves: pd.DataFrame, logx: bool = True, time_col: str = "
     fig, axes = _grid(len(cases), ncols=4)
     for ax, case in zip(axes, cases):
         c = curves[curves["case"] == case]
-        pick = lambda s: c[c["source"] == s].sort_values(time_col)  # noqa: E731
-        mean, lo, hi = pick("sim_mean"), pick("sim_lo"), pick("sim_hi")
+        mean, lo, hi = (_source(c, s, time_col) for s in ("sim_mean", "sim_lo", "sim_hi"))
         t = mean[time_col].to_numpy()
         ok = t > 0 if logx else np.ones_like(t, bool)
         ax.fill_between(t[ok], lo["eps"].to_numpy()[ok], hi["eps"].to_numpy()[ok], color=NEUTRALS["band"],
                         label="simulation min–max")
         ax.plot(t[ok], mean["eps"].to_numpy()[ok], color=NEUTRALS["black"], lw=1.0, label="simulation mean")
         for src, (col, ls, label) in THEORY_STYLE.items():
-            s = pick(src)
+            s = _source(c, src, time_col)
             if len(s):
                 tt = s[time_col].to_numpy()
                 ok2 = tt > 0 if logx else np.ones_like(tt, bool)
