@@ -90,10 +90,13 @@ def load_into(ckpt: dict, device=None) -> tuple[nn.Module, torch.optim.Optimizer
 
 
 def verify_loadable(ckpt: dict, path) -> None:
-    """Build the model and optimiser of ``ckpt`` and load its state; a state that does not fit
-    (missing or misshapen tensors) raises :class:`CheckpointError` naming ``path``."""
+    """Build the model and optimiser of ``ckpt`` and load its state; a run that cannot be built (e.g.
+    an estimator unusable on a layer) or a state that does not fit (missing or misshapen tensors)
+    raises :class:`CheckpointError` naming ``path``."""
     try:
         load_into(ckpt, "cpu")
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {path}: {exc}") from None
     except (RuntimeError, KeyError, TypeError, IndexError) as exc:
         raise CheckpointError(f"checkpoint {path}: its model or optimiser state does not fit its run ({exc})") from None
 
