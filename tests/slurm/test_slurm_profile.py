@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import REPO, snakemake
+from helpers import REPO, copy_repo, snakemake
 
 pytestmark = pytest.mark.slurm
 
@@ -255,6 +255,27 @@ def test_failed_job_is_reported_with_its_log_and_transient_failure_retried(clust
     assert [job["rule"] for job in jobs.values()].count("flaky") == 2
 
 
+def test_gpu_job_without_cuda_fails_before_training(cluster, tmp_path):
+    """qat.gpu: 1 on a node whose GPU (here the test cluster's fake one) CUDA cannot see: the job fails
+    before any training, naming the device and the config key, on every retry; no checkpoint appears."""
+    work = copy_repo(tmp_path / "repo")
+    (work / "config" / "gpu.yaml").write_text("qat:\n  gpu: 1\n")
+    target = "results/qat/b2/momentum/lr1/seed0/pretrain.pt"
+    proc = snakemake(work, target, "--profile", "profiles/slurm", *FAST, "--configfile", "config/smoke.yaml",
+                     "config/gpu.yaml", timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-6000:]
+    jobs = submissions(output)
+    pretrain = [slurm_id for slurm_id, job in jobs.items() if job["rule"] == "qat_pretrain"]
+    assert len(pretrain) == 3, output[-6000:]  # the profile's `retries: 2`
+    for slurm_id in pretrain:
+        assert _slurm("squeue", "-h", "--states=all", "-j", slurm_id, "-o", "%T").strip() == "FAILED"
+    log = (work / "results" / "logs" / "qat" / "b2" / "momentum" / "lr1" / "seed0" / "pretrain.log").read_text()
+    assert "--device cuda: no CUDA device is visible" in log and "qat.gpu" in log, log[-3000:]
+    assert "step" not in log.split("--device cuda")[0]  # nothing trained before the refusal
+    assert not (work / target).exists()
+
+
 def _timing(name) -> bool:
     """Wall-clock measurements (`seconds`, `pde_seconds`, ...): the one thing two runs may differ in."""
     return isinstance(name, str) and (name == "seconds" or name.endswith("_seconds"))
@@ -330,7 +351,7 @@ def test_smoke_dag_through_the_profile_matches_the_local_run(cluster, smoke_run,
     compared = 0
     for ours in sorted((work / "results").rglob("*")):
         rel = ours.relative_to(work)
-        if not ours.is_file() or rel.parts[1] in ("logs", "notebooks") or rel.suffix in (".html", ".log"):
+        if not ours.is_file() or rel.parts[1] in ("logs", "notebooks", "benchmarks") or rel.suffix in (".html", ".log"):
             continue
         theirs = smoke_run / rel
         assert theirs.is_file(), f"{rel} exists only in the Slurm run"
