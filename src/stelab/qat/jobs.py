@@ -177,10 +177,10 @@ def train_branch(*, init, data_dir, out, history, timings, snapshots, ckpt_path:
                   label=f"{run.optimizer}/{run.variant}", on_divergence=on_divergence)
     snaps = final.pop("snapshots")
     seconds = pd.DataFrame(final.pop("timings"), columns=list(TIMING_COLUMNS))
-    with atomic_paths(snapshots, history, timings, out) as (snapshots_tmp, history_tmp, timings_tmp, out_tmp):
-        save_checkpoint(snapshots_tmp, {"run": run, "steps": snaps["steps"], "weights": dict(snaps["weights"])})
+    with atomic_paths(history, timings, snapshots, out) as (history_tmp, timings_tmp, snapshots_tmp, out_tmp):
         write_table(history_tmp, pd.DataFrame(final["history"]))
         write_table(timings_tmp, seconds)
+        save_checkpoint(snapshots_tmp, {"run": run, "steps": snaps["steps"], "weights": dict(snaps["weights"])})
         save_checkpoint(out_tmp, {**final, "snapshots": {"steps": [], "weights": {}}})
     ckpt_path.unlink(missing_ok=True)
 
