@@ -41,7 +41,10 @@ class QuantizeParam(nn.Module):
         self.estimator = estimator
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return quantize(w, self.quantizer, self.estimator)
+        q = quantize(w, self.quantizer, self.estimator)
+        # Q(w) in w's memory layout: a channels_last kernel with one input channel (conv1) would
+        # otherwise come back NCHW-strided and switch its convolution, and all after it, to NCHW
+        return q if q.stride() == w.stride() else torch.empty_like(w).copy_(q)
 
     def extra_repr(self) -> str:
         q = self.quantizer
