@@ -14,6 +14,7 @@ from . import __version__
 
 COMMAND_MODULES = (
     "stelab.commands.constants",
+    "stelab.commands.config_docs",
     "stelab.commands.data",
     "stelab.commands.figures",
     "stelab.commands.qat",
