@@ -71,7 +71,8 @@ def chain(folder, tmp_path_factory):
 def test_pretrain_stops_at_the_fork_fraction(chain):
     pre = load_checkpoint(chain / "pretrain.pt")
     assert pre["step"] == 1  # round(0.1 · 12 steps)
-    assert pre["run"].model == {"name": "resnet18", "num_classes": 3}  # classes from the ImageFolder
+    # classes from the ImageFolder; third_pool is the schema's default (--qat is validated), unused by a ResNet
+    assert pre["run"].model == {"name": "resnet18", "num_classes": 3, "third_pool": False}
     assert pre["run"].n_train == N_TRAIN
 
 
