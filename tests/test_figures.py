@@ -208,6 +208,20 @@ def test_the_theme_palette_is_colour_blind_safe_and_leaves_global_settings_alone
     assert dict(matplotlib.rcParams) == before
 
 
+def test_a_notebook_shows_every_figure(tmp_path):
+    """In Jupyter's inline backend each cell's figure is displayed, not only the first one."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    plateau_table().to_csv(tmp_path / "plateau.tsv", sep="\t", index=False)
+    cells = ["import pandas as pd\nfrom stelab.figures import apply_theme\nfrom stelab.theory.plots import plot_plateau"
+             "\napply_theme()\nt = pd.read_csv('plateau.tsv', sep='\\t')"] + ["fig = plot_plateau(t)"] * 3
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = [sum("image/png" in out.get("data", {}) for out in cell.outputs) for cell in nb.cells]
+    assert shown == [0, 1, 1, 1]
+
+
 def test_tracking_draws_each_e_bar_normalisation_present():
     both = plot_tracking(qat_tracking(path_normalised=True))
     one = plot_tracking(qat_tracking(path_normalised=False))

@@ -92,7 +92,12 @@ def themed(plot):
         import matplotlib as mpl
 
         with mpl.rc_context(theme_rc()):
-            return plot(*args, **kwargs)
+            figure = plot(*args, **kwargs)
+            interactive = mpl.is_interactive()
+        # the first figure may load the backend, and Jupyter's inline backend then switches interactive
+        # mode on; rc_context would switch it off again and the notebook would show no later figure
+        mpl.interactive(interactive)
+        return figure
 
     return wrapper
 
