@@ -215,9 +215,7 @@ def write_tables(*, pairs, runs, out_dir) -> None:
         "qat_table3": (qt.table3(pairs), qt.TABLE3_DISPLAY, None),
         "qat_table4": (qt.table4(pairs), qt.TABLE4_DISPLAY, None),
         "qat_table5": (qt.table5(runs, pairs), qt.TABLE5_DISPLAY, qt.TABLE5_DIGITS),
-        "qat_lr_sweep": (sweep, {"Optimizer": "optimizer", "η factor": "sweep_factor",
-                                 "Ē (%)": ("E_bar_mean", "E_bar_sd"),
-                                 "Agreement (%)": ("agreement_mean", "agreement_sd")}, None),
+        "qat_lr_sweep": (sweep, qt.LR_SWEEP_DISPLAY, None),
     }
     for name, (df, display, digits) in tables.items():
         write_table(out / f"{name}.csv", df)
