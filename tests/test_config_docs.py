@@ -156,10 +156,13 @@ def test_intro_explains_files_overlays_and_validation():
     assert "before any job runs" in intro and "names the offending key" in intro
 
 
-def test_no_bare_angle_bracket_outside_code_spans(rows):
+def test_no_markup_characters_outside_code_spans(rows):
     for path, (type_, meaning) in rows.items():
         for cell in (type_, meaning):
-            assert "<" not in "".join(cell.split("`")[::2]), f"{path}: raw '<' would be read as an HTML tag"
+            outside = "".join(cell.split("`")[::2])
+            assert "<" not in outside, f"{path}: a raw '<' would be read as an HTML tag"
+            assert not re.search(r"(?<!\\)\*", outside), f"{path}: a raw '*' would start emphasis"
+    assert r"E[w\*² − 2a w\* g(ŵ)" in rows["theory.model.error"][1]
 
 
 def test_config_docs_command_checks_the_file(tmp_path, capsys):

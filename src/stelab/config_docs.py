@@ -173,9 +173,10 @@ def section_rows(schema: dict) -> dict[str, list[KeyRow]]:
 
 
 def _cell(text: str) -> str:
-    """Markdown table cell: pipes escaped; ``<`` escaped outside code spans (no stray HTML tags)."""
+    """Markdown table cell: pipes escaped; outside code spans ``<`` (no stray HTML tags) and ``*``
+    (no emphasis between the stars of w*, ε*) escaped."""
     parts = text.split("`")
-    parts[::2] = [p.replace("<", "&lt;") for p in parts[::2]]
+    parts[::2] = [p.replace("<", "&lt;").replace("*", "\\*") for p in parts[::2]]
     return "`".join(parts).replace("|", "\\|")
 
 
