@@ -3,18 +3,21 @@
 Paper A (arXiv 2405.05171) §6.2 compares two trained branches weight by weight (Ē, eq. 5); a
 branch whose weights have blown up gives a meaningless Ē (e.g. 10³⁶ %) and an accuracy at
 chance, so such a run must neither pass silently nor enter Tables 3–5. A run *diverges* at the
-first of (C classes; ln C is the cross-entropy of a uniform guess)
+first of (C classes; ln C is the cross-entropy of a uniform guess; the loss limit is
+L = :data:`LOSS_FACTOR` · max(ln C, ln 10), at least 23)
 
 * a non-finite training loss at any step;
-* an exploding loss: the batch loss above :data:`LOSS_FACTOR` · ln C for :data:`PATIENCE`
-  consecutive steps, or the training loss evaluated at an epoch end above it;
+* an exploding loss: the batch loss above L for :data:`PATIENCE` consecutive steps, or the mean
+  batch loss of an epoch (``fit_loss``, training mode) above L;
 * a parameter that is not finite or exceeds :data:`WEIGHT_BOUND` in absolute value (checked at
   every epoch end and where the job stops);
 * a collapse to chance: training accuracy at an epoch end at most :data:`CHANCE_FACTOR` / C after
   an earlier epoch end (this run's or its pretraining's) reached :data:`LEARNED_FACTOR` / C.
 
 The thresholds are this workflow's choice, far from every run of §6.1 (losses below ln C after
-the first epoch, weights of order m = sqrt(6/fan_in) ≤ 1). ``qat.on_divergence`` (the training
+the first epoch, weights of order m = sqrt(6/fan_in) ≤ 1). The loss checks use training-mode
+losses: an evaluation in eval mode early in training (BatchNorm statistics of a few batches) can
+be far above L for a run that is fine. ``qat.on_divergence`` (the training
 commands' ``--on-divergence``) decides what follows: ``stop`` (default) raises
 :class:`DivergenceError` naming the run and the config key to change; ``keep`` records
 ``{"step", "epoch", "reason"}`` under the checkpoint's ``diverged`` key, trains on to the end
@@ -29,7 +32,7 @@ import torch
 
 #: what a training job does once its run diverges (``qat.on_divergence``)
 ON_DIVERGENCE = ("stop", "keep")
-#: a batch loss above LOSS_FACTOR · ln C counts towards an exploding loss
+#: a batch loss above LOSS_FACTOR · max(ln C, ln 10) counts towards an exploding loss
 LOSS_FACTOR = 10.0
 #: consecutive steps of such a loss that make a run diverged
 PATIENCE = 10
@@ -63,6 +66,7 @@ class DivergenceMonitor:
         ckpt.setdefault("diverged", None)
         ckpt.setdefault("loss_streak", 0)
         self.log_classes = math.log(int(self.run.model.get("num_classes", 10)))
+        self.loss_limit = LOSS_FACTOR * max(self.log_classes, math.log(10))
         if ckpt["diverged"] is not None and on_divergence == "stop":
             raise DivergenceError(self._message(ckpt["diverged"], "its start checkpoint is marked diverged: "))
 
@@ -92,11 +96,10 @@ class DivergenceMonitor:
         if not math.isfinite(loss):
             self._diverged(step, epoch, f"non-finite training loss {loss} at step {step} (epoch {epoch})")
             return
-        limit = LOSS_FACTOR * self.log_classes
-        self.ckpt["loss_streak"] = self.ckpt["loss_streak"] + 1 if loss > limit else 0
+        self.ckpt["loss_streak"] = self.ckpt["loss_streak"] + 1 if loss > self.loss_limit else 0
         if self.ckpt["loss_streak"] >= PATIENCE:
-            self._diverged(step, epoch, f"training loss {loss:.4g} above {LOSS_FACTOR:g}·ln C = {limit:.4g} for "
-                                        f"{PATIENCE} consecutive steps")
+            self._diverged(step, epoch, f"training loss {loss:.4g} above {self.loss_limit:.4g} for {PATIENCE} "
+                                        "consecutive steps")
 
     def check_weights(self, step: int, epoch: int, named_parameters) -> None:
         """Every parameter finite and within ±:data:`WEIGHT_BOUND`."""
@@ -113,14 +116,14 @@ class DivergenceMonitor:
                 return
 
     def check_epoch(self, step: int, epoch: int, history: list) -> None:
-        """Training loss and accuracy of the last epoch end (``history[-1]``) against LOSS_FACTOR · ln C,
-        chance and the earlier epoch ends."""
+        """The epoch just ended (``history[-1]``): its mean batch loss against the limit, its training
+        accuracy against chance and the earlier epoch ends."""
         if not self.active or not history:
             return
-        loss, limit = float(history[-1]["train_loss"]), LOSS_FACTOR * self.log_classes
-        if not loss <= limit:
-            self._diverged(step, epoch, f"training loss {loss:.4g} at the end of epoch {epoch + 1} is above "
-                                        f"{LOSS_FACTOR:g}·ln C = {limit:.4g}")
+        loss = float(history[-1]["fit_loss"])
+        if not loss <= self.loss_limit:
+            self._diverged(step, epoch, f"mean training loss {loss:.4g} of epoch {epoch + 1} is above "
+                                        f"{self.loss_limit:.4g}")
             return
         chance = 1.0 / math.exp(self.log_classes)
         now = float(history[-1]["train_acc"])
