@@ -158,7 +158,7 @@ def test_claims_show_ratios_paper_ratios_and_verdicts(page):
 def test_table4_shows_ours_beside_the_paper_without_an_index_column(page):
     _, p = page
     rows = p.tables["table4"]
-    assert rows[0] == ["Experiment", "Ē (%)", "Ē paper (%)", "Agreement (%)", "Agreement paper (%)", "Seeds"]
+    assert rows[0] == ["Experiment", "Ē (% of range)", "Ē paper (%)", "Agreement (%)", "Agreement paper (%)", "Seeds"]
     assert rows[1] == ["baseline (S)", "0.200 ± 0.010", "0.515", "98.700 ± 0.100", "98.310", "2"]
     assert [r[0] for r in rows[1:]] == ["baseline (S)", "lrtweak (S)", "unadjusted (S)", "baseline (A)", "lrtweak (A)"]
 
