@@ -88,7 +88,7 @@ class RunSettings:
     eval_train_subset: int | None = None
     image_size: int = 224
     amp: str = "none"
-    channels_last: bool = False
+    channels_last: bool = True
     deterministic: bool = True
     cudnn_benchmark: bool = False
     variant: str = "qhat"
