@@ -91,6 +91,6 @@ def test_stale_checkpoint_of_another_run_is_ignored(tmp_path, capsys):
     assert main(["pretrain", "--data", str(data), "--qat", qat(0.01), "--optimizer", "sgd", "--seed", "0",
                  "--out", str(tmp_path / "p.pt")]) == 0
     assert "discarding resume checkpoint" in capsys.readouterr().out
-    out = torch.load(tmp_path / "p.pt", weights_only=False)
+    out = torch.load(tmp_path / "p.pt", weights_only=True)
     assert out["run"]["lr"] == 0.01 and out["step"] == 0
     assert weight_hash(out["model"]) == weight_hash(stale["model"])  # same seed, fresh start

@@ -128,17 +128,17 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (tmp_path / "killed.pt").exists()
-    saved = torch.load(ckpt, weights_only=False)
+    saved = torch.load(ckpt, weights_only=True)
     assert 0 < saved["step"] < 512
     rerun = subprocess.run(branch("killed", ckpt), check=True, env=env, capture_output=True, text=True)
     assert f"resuming from {ckpt} at step" in rerun.stdout + rerun.stderr
-    a = torch.load(tmp_path / "whole.pt", weights_only=False)
-    b = torch.load(tmp_path / "killed.pt", weights_only=False)
+    a = torch.load(tmp_path / "whole.pt", weights_only=True)
+    b = torch.load(tmp_path / "killed.pt", weights_only=True)
     assert a["step"] == b["step"] == 512
     assert weight_hash(a["model"]) == weight_hash(b["model"])
     assert not ckpt.exists()
-    sa = torch.load(tmp_path / "whole_snap.pt", weights_only=False)
-    sb = torch.load(tmp_path / "killed_snap.pt", weights_only=False)
+    sa = torch.load(tmp_path / "whole_snap.pt", weights_only=True)
+    sb = torch.load(tmp_path / "killed_snap.pt", weights_only=True)
     assert sa["steps"] == sb["steps"]
     assert all(torch.equal(x, y) for x, y in zip(sa["weights"]["conv2.weight"], sb["weights"]["conv2.weight"]))
 

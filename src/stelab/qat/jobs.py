@@ -4,9 +4,12 @@ Paper A (arXiv 2405.05171) §6: the Q̂-net is pretrained for a fraction of the 
 "Identical initial training period"), forked into the branches, each trained to the end, then
 compared (§6.2) and tabulated (Tables 3–5).
 
-Each job reads its inputs, decides whether a resume checkpoint may be used, chooses the data
-(MNIST tensors, or ImageFolder DataLoaders for a ResNet), runs, and writes its outputs
-atomically. The command-line layer (:mod:`stelab.commands.qat`) only parses arguments.
+Each job resolves its device first (a GPU job without a GPU fails before any work), reads its
+inputs (a damaged checkpoint or data file is an error naming it), checks that the data holds
+what the run asks for, decides whether a resume checkpoint may be used (only one written by the
+same job: :mod:`stelab.qat.identity`; a damaged one is set aside as ``*.corrupt``), runs
+(divergence: :mod:`stelab.qat.divergence`), and writes its outputs atomically, a branch's four
+together or none. The command-line layer (:mod:`stelab.commands.qat`) parses and checks arguments.
 """
 
 from __future__ import annotations
