@@ -108,7 +108,9 @@ def _add_train_args(p, out_help: str) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the rule's `threads`; default 1)")
     p.add_argument("--checkpoint", metavar="PT",
                    help="resume file, written every --checkpoint-every steps and removed on success "
-                        "(default: OUT.ckpt); an existing one is resumed automatically")
+                        "(default: OUT.ckpt); an existing one is resumed only when the same job wrote it "
+                        "(run settings, start checkpoint, data, threads, device, versions), else discarded; "
+                        "a damaged one is renamed PT.corrupt")
     p.add_argument("--checkpoint-every", type=int, default=200, metavar="N",
                    help="steps between checkpoints (0: never; default 200)")
     p.add_argument("--device", choices=DEVICES, default="auto",
