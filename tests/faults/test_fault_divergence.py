@@ -49,7 +49,7 @@ def _tamper_init(chain: Chain, **values) -> None:
     torch.save(ckpt, chain.init)
 
 
-def test_nan_weight_in_start_checkpoint_stops_at_step_zero(tmp_path, mnist, capsys):
+def test_nan_weight_in_start_checkpoint_stops_at_the_first_step(tmp_path, mnist, capsys):
     chain = Chain(tmp_path, mnist)
     assert chain.pretrain() == 0 and chain.fork() == 0
     _tamper_init(chain, **{"fc.weight": float("nan")})
