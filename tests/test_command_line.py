@@ -10,7 +10,8 @@ from helpers import BIN, workflow_env
 
 COMMANDS = [
     ["constants"], ["report", "notebook"], ["report", "index"], ["download-mnist"], ["make-synthetic"],
-    ["pretrain"], ["fork"], ["train-branch"], ["compare"], ["theory"],
+    ["pretrain"], ["fork"], ["train-branch"], ["compare"], ["qat-tables"], ["theory"], ["figures"], ["config-docs"],
+    ["check-imagefolder"],
 ]
 
 

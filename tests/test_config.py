@@ -144,6 +144,9 @@ def test_gpu_jobs_need_a_cpu_per_loader_worker(smoke_cfg):
 
 def test_string_estimator_replaces_the_default_whole(smoke_cfg):
     assert validate_config(_set(smoke_cfg, "qat.estimator", "pwl"))["qat"]["estimator"] == "pwl"
+    assert validate_config(_set(smoke_cfg, "qat.estimator", "htge,k0=2.0"))["qat"]["estimator"] == "htge,k0=2.0"
+    with pytest.raises(ConfigError, match=r"qat\.estimator.*k0 must be > 0"):
+        validate_config(_set(smoke_cfg, "qat.estimator", "htge,k0=-2"))
 
 
 def test_qat_section_from_the_command_line_is_validated(smoke_cfg):

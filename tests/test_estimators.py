@@ -181,3 +181,14 @@ def test_validation_looks_beyond_the_representable_range():
     message = r"user_estimators:zero_outside.*vanishes inside its support.*Q̂'\(-1\.66667\) = 0"
     with pytest.raises(ValueError, match=message):
         validate_estimator("user_estimators:zero_outside", q)
+
+
+def test_string_spec_carries_parameters():
+    """The config's string form replaces an estimator whole and still takes parameters."""
+    est = get_estimator("htge,k0=2.0,outside=periodic")
+    assert (est.name, est.k0, est.outside) == ("htge", 2.0, "periodic")
+    assert get_estimator("pwl,lo=-0.5,hi=0.5").lo == -0.5
+    with pytest.raises(ValueError, match=r"parameter 'k0' is not key=value"):
+        get_estimator("htge,k0")
+    with pytest.raises(ValueError, match=r"k0 must be > 0"):
+        get_estimator("htge,k0=-1")

@@ -54,8 +54,27 @@ REGISTRY: dict[str, type[Estimator]] = {
 VALIDATION_POINTS = 8193
 
 
+def parse_estimator_spec(text: str) -> dict:
+    """``"NAME[,key=value,...]"`` (e.g. ``"htge,k0=5.5"``) → ``{"name": NAME, key: value, ...}``.
+
+    Values that read as numbers become floats. The string form lets a config overlay replace an
+    estimator whole (a mapping would be merged key by key into the default's).
+    """
+    name, *items = text.strip().split(",")
+    spec: dict = {"name": name.strip()}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"estimator {text!r}: parameter {item!r} is not key=value")
+        try:
+            spec[key.strip()] = float(value)
+        except ValueError:
+            spec[key.strip()] = value.strip()
+    return spec
+
+
 def get_estimator(spec) -> Estimator:
-    """Build an estimator from a name or a dict ``{"name": ..., **params}`` (config form).
+    """Build an estimator from ``"NAME[,key=value,...]"`` or a dict ``{"name": ..., **params}`` (config form).
 
     Parameters are checked against each estimator's allowed ranges. Raises ValueError naming
     the estimator and the allowed names, parameters or range (``htge: k0 must be > 0, got -1``).
@@ -63,7 +82,7 @@ def get_estimator(spec) -> Estimator:
     if isinstance(spec, Estimator):
         return spec
     if isinstance(spec, str):
-        spec = {"name": spec}
+        spec = parse_estimator_spec(spec)
     if not isinstance(spec, dict) or "name" not in spec:
         raise ValueError(f"estimator spec must be a name or a mapping with 'name', got {spec!r}")
     params = {k: v for k, v in spec.items() if k != "name"}

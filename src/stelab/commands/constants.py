@@ -8,20 +8,15 @@ import json
 
 def _estimator_arg(text: str) -> dict:
     """NAME[,key=value,...] or JSON → estimator spec dict."""
+    from ..estimators import parse_estimator_spec
+
     text = text.strip()
     if text.startswith("{"):
         return json.loads(text)
-    name, *items = text.split(",")
-    spec = {"name": name}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise argparse.ArgumentTypeError(f"estimator parameter {item!r} is not key=value")
-        try:
-            spec[key] = float(value)
-        except ValueError:
-            spec[key] = value
-    return spec
+    try:
+        return parse_estimator_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub) -> None:
