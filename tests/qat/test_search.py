@@ -4,8 +4,11 @@ import json
 
 import pandas as pd
 import pytest
+import torch
 
-from stelab.qat.search import load_point, main, search_table
+from stelab.qat.checkpoints import init_checkpoint
+from stelab.qat.search import l2_term, load_point, main, search_table
+from stelab.qat.settings import make_run
 
 KEY = {"bits": 2, "sweep_factor": 1.0, "seed": 0}
 
@@ -58,3 +61,19 @@ def test_cli_reads_points_and_writes_the_table(tmp_path):
     assert list(t["point_wall_min"]) == [10.0, 10.0] and t.loc[0, "E_bar_path"] == 0.6
     with pytest.raises(FileNotFoundError, match="point not finished"):
         load_point(tmp_path / "missing")
+
+
+def test_keras_loss_adds_the_l2_term_of_each_net():
+    runs, pairs = _point(0.3, 0.6, 99.0, 97.0, 0.1)
+    l2 = {(o, v): t for o in ("momentum", "adam") for v, t in (("ste", 0.04), ("qhat", 0.05))}
+    row = search_table({"p": (runs, pairs, l2)}).iloc[0]
+    assert row["ste_train_loss_keras"] == pytest.approx(0.14)  # 0.1 cross-entropy + 0.04
+    assert row["ste_train_loss_keras_minus_paper"] == pytest.approx(0.14 - 0.1439)
+    assert row["qhat_train_loss_keras"] == pytest.approx(0.20)  # 0.15 + 0.05
+
+
+def test_l2_term_is_half_the_weight_decay_times_the_squared_norm():
+    ckpt = init_checkpoint(make_run("ste", 100, weight_decay=0.5))
+    ckpt["model"] = {k: torch.full_like(v, 0.5) for k, v in ckpt["model"].items()}
+    n = sum(v.numel() for v in ckpt["model"].values())  # every tensor of this convnet is a parameter
+    assert l2_term(ckpt) == pytest.approx(0.25 * 0.25 * n)  # λ/2 = 0.25, w² = 0.25

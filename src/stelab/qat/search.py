@@ -6,7 +6,10 @@ config overlay (``docs/reproduction/mnist/points/``), finished in its own folder
 paper: per optimizer the baseline pair's Ē in both normalisations (:mod:`stelab.qat.metrics`) and
 quantized agreement (Table 4), and the STE-net's and Q̂-net's final train accuracy and loss
 (Table 5), each with its distance to the paper's number: relative for Ē, (ours − paper)/paper;
-absolute for percentages (points) and losses (nats), ours − paper.
+absolute for percentages (points) and losses (nats), ours − paper. The authors' Keras code
+reports a training loss that includes its ``l2(c)`` penalty c·Σw² over every kernel and bias;
+with the weight decay λ = 2c of a run (:func:`l2_terms`) the table adds ``<net>_train_loss_keras``
+= cross-entropy + (λ/2)·Σw², the number comparable with Table 5 when λ > 0.
 
     python -m stelab.qat.search runs/search/keras-5k runs/search/paper --out docs/reproduction/mnist/search.csv
 """
@@ -31,8 +34,9 @@ def _one(df: pd.DataFrame, what: str) -> pd.Series:
     return df.iloc[0]
 
 
-def point_rows(point: str, runs: pd.DataFrame, pairs: pd.DataFrame) -> list[dict]:
-    """One row per optimizer of a finished point (its ``runs.tsv`` and ``pairs.tsv`` as DataFrames)."""
+def point_rows(point: str, runs: pd.DataFrame, pairs: pd.DataFrame, l2: dict | None = None) -> list[dict]:
+    """One row per optimizer of a finished point (its ``runs.tsv`` and ``pairs.tsv`` as DataFrames);
+    ``l2``: {(optimizer, variant): (λ/2)·Σw²} of its final weights (:func:`l2_terms`), or None."""
     rows = []
     bits = pv.PAPER_BITS
     main_runs = runs[(runs["bits"] == bits) & (runs["sweep_factor"] == 1.0)]
@@ -53,14 +57,41 @@ def point_rows(point: str, runs: pd.DataFrame, pairs: pd.DataFrame) -> list[dict
             value = float(r[metric])
             row[f"{net}_{metric}"] = value
             row[f"{net}_{metric}_minus_paper"] = value - pv.TABLE5_MNIST[(optimizer, net)][metric]
+        if l2 is not None:
+            for net in ("ste", "qhat"):
+                value = row[f"{net}_train_loss"] + l2[(optimizer, net)]
+                row[f"{net}_train_loss_keras"] = value
+                row[f"{net}_train_loss_keras_minus_paper"] = value - pv.TABLE5_MNIST[(optimizer, net)]["train_loss"]
         rows.append(row)
     return rows
 
 
 def search_table(points: dict) -> pd.DataFrame:
-    """The search table of ``points`` = {name: (runs DataFrame, pairs DataFrame)}, in the given order."""
-    rows = [r for name, (runs, pairs) in points.items() for r in point_rows(name, runs, pairs)]
+    """The search table of ``points`` = {name: (runs, pairs[, l2])} (see :func:`point_rows`), in the given order."""
+    rows = [r for name, parts in points.items() for r in point_rows(name, *parts)]
     return pd.DataFrame(rows)
+
+
+def l2_term(ckpt: dict) -> float:
+    """(λ/2)·Σw² over every parameter of a checkpoint, λ its run's weight decay (Keras l2(λ/2))."""
+    from .checkpoints import build
+
+    model, _ = build(ckpt["run"])
+    names = {n for n, _ in model.named_parameters()}
+    total = sum(float(v.double().pow(2).sum()) for k, v in ckpt["model"].items() if k in names)
+    return ckpt["run"].weight_decay / 2 * total
+
+
+def l2_terms(folder, bits: int = pv.PAPER_BITS) -> dict | None:
+    """{(optimizer, variant): :func:`l2_term`} of the final branch checkpoints of a point folder
+    (None when it holds none, e.g. the checkpoints were removed)."""
+    from .checkpoints import load_checkpoint
+
+    out = {}
+    for path in sorted(Path(folder, "results", "qat", f"b{bits}").glob("*/lr1/seed*/*/final.pt")):
+        ckpt = load_checkpoint(path)
+        out[(ckpt["run"].optimizer, ckpt["run"].variant)] = l2_term(ckpt)
+    return out or None
 
 
 def load_point(folder) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -87,7 +118,7 @@ def main(argv=None) -> int:
     ap.add_argument("folders", nargs="+", help="finished point folders (runs/search/<point>)")
     ap.add_argument("--out", required=True, help="search table (.csv or .tsv)")
     args = ap.parse_args(argv)
-    table = search_table({Path(f).name: load_point(f) for f in args.folders})
+    table = search_table({Path(f).name: (*load_point(f), l2_terms(f)) for f in args.folders})
     info = {Path(f).name: provenance(f) for f in args.folders}
     table["commit"] = [info[p].get("commit", "")[:12] for p in table["point"]]
     table["point_wall_min"] = [info[p].get("wall_s", float("nan")) / 60 for p in table["point"]]
