@@ -16,6 +16,7 @@ torch is importable, and otherwise in the job that first uses the estimator.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from pathlib import Path
 
@@ -104,8 +105,21 @@ def _check_schema(cfg: dict, schema: dict) -> None:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
 
 
+def _check_finite(value, key: str) -> None:
+    """Every number is finite (YAML's .nan/.inf and JSON's NaN/Infinity pass the schema's range checks)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key {key}: {value} is not a finite number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{key}[{i}]")
+
+
 def validate_config(cfg: dict, schema: dict | None = None) -> dict:
     """Validate ``cfg`` in place: schema (filling defaults), then every semantic rule; returns ``cfg``."""
+    _check_finite(cfg, "")
     _check_schema(cfg, load_schema() if schema is None else schema)
     _check_data(cfg["data"])
     _check_qat(cfg["qat"])
@@ -123,6 +137,7 @@ def validate_section(name: str, section: dict, schema: dict | None = None) -> di
     if not isinstance(section, dict):
         raise ConfigError(f"config key {name}: expected a mapping, got {type(section).__name__}")
     cfg = {name: copy.deepcopy(section)}
+    _check_finite(cfg, "")
     _check_schema(cfg, {**schema, "required": [name]})
     if name == "data":
         _check_data(cfg["data"])
@@ -144,6 +159,26 @@ def merge_overlay(base: dict, overlay: dict) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def validate_qat_job(section: dict, schema: dict | None = None) -> dict:
+    """The qat keys one training job receives (:data:`stelab.qat.settings.RUN_KEYS`, the ``--qat`` JSON).
+
+    Schema types, ranges and defaults as for the whole config, finite numbers, and each estimator's
+    parameters; the keys only the workflow reads (``variants``, ``seeds``, the lr sweep) are not required.
+    """
+    from .qat.settings import RUN_KEYS
+
+    schema = copy.deepcopy(load_schema() if schema is None else schema)
+    if not isinstance(section, dict):
+        raise ConfigError(f"config key qat: expected a mapping, got {type(section).__name__}")
+    qat_schema = schema["properties"]["qat"]
+    qat_schema["required"] = [k for k in qat_schema.get("required", []) if k in RUN_KEYS]
+    cfg = {"qat": copy.deepcopy(section)}
+    _check_finite(cfg, "")
+    _check_schema(cfg, {**schema, "required": ["qat"]})
+    _check_estimators(cfg, grid=False)
+    return cfg["qat"]
 
 
 def load_config(path: str | Path, *overlays: str | Path) -> dict:
@@ -238,7 +273,8 @@ def _check_imagefolder(cfg: dict) -> None:
 
 
 def _estimator_uses(cfg: dict):
-    """(dotted key, spec, [(bits, m, layout)]) of every estimator the config names, with the quantizers it meets."""
+    """(dotted key, spec, [(bits, m, layout)]) of every estimator the config names; the quantizers are those
+    of the constants table (a QAT estimator's layer ranges are known only when its model is built)."""
     constants = cfg.get("constants") or {}
     layers = [(la["bits"], la["m"], la["layout"]) for la in constants.get("layers", [])]
     for name, spec in (constants.get("estimators") or {}).items():
@@ -246,9 +282,9 @@ def _estimator_uses(cfg: dict):
         yield f"constants.estimators.{name}", {k: v for k, v in spec.items() if k != "bits"}, only
     qat = cfg.get("qat") or {}
     if "estimator" in qat:
-        yield "qat.estimator", qat["estimator"], [(qat["quantize"]["bits"], 1.0, qat["quantize"]["layout"])]
+        yield "qat.estimator", qat["estimator"], []
     for i, extra in enumerate(qat.get("extra_bits", [])):
-        yield f"qat.extra_bits[{i}].estimator", extra["estimator"], [(extra["bits"], 1.0, qat["quantize"]["layout"])]
+        yield f"qat.extra_bits[{i}].estimator", extra["estimator"], []
 
 
 def _merge_hint(spec) -> str:
@@ -259,20 +295,27 @@ def _merge_hint(spec) -> str:
     return ""
 
 
-def _check_estimators(cfg: dict) -> None:
-    """Every named estimator resolves, and its Q̂' is finite, ≥ 0 and positive on its support for each
-    quantizer it is used with (:func:`stelab.estimators.validate_estimator`)."""
+def _check_estimators(cfg: dict, grid: bool = True) -> None:
+    """Every named estimator resolves with valid parameters; with ``grid``, the constants' estimators also
+    pass :func:`stelab.estimators.validate_estimator` on each layer quantizer they are tabulated for.
+
+    The QAT estimators meet layers whose range m is known only when the model is built (He-uniform
+    bounds), where :mod:`stelab.qat.models` runs the same grid check on the real quantizers: checking
+    absolute parameters (pwl lo/hi, mad s, htge k) on a unit quantizer here would refuse valid configs.
+    """
     try:
-        from .estimators import validate_estimator
+        from .estimators import get_estimator, validate_estimator
     except ImportError:  # a head node without torch: the jobs check their estimators themselves
         return
     from .quantizers import UniformQuantizer
 
     for key, spec, quantizers in _estimator_uses(cfg):
         try:
-            for bits, m, layout in quantizers:
-                validate_estimator(spec, UniformQuantizer(bits, m, layout))
-        except ValueError as exc:
+            get_estimator(spec)
+            if grid:
+                for bits, m, layout in quantizers:
+                    validate_estimator(spec, UniformQuantizer(bits, m, layout))
+        except (ValueError, ArithmeticError) as exc:
             raise ConfigError(f"config key {key}: {exc}{_merge_hint(spec)}") from None
 
 

@@ -128,7 +128,7 @@ def validate_estimator(estimator: Estimator | str | dict, quantizer: UniformQuan
     where = f"estimator {est.describe()} on the {q.bits}-bit {q.layout} quantizer with m={q.m:g}"
     try:
         g = torch.as_tensor(est.grad(grid, q))
-    except (TypeError, ValueError, RuntimeError) as exc:
+    except (TypeError, ValueError, RuntimeError, ArithmeticError) as exc:
         raise ValueError(f"{where}: evaluating Q̂' failed ({exc})") from exc
     if g.shape != grid.shape:
         raise ValueError(f"{where}: Q̂' returned shape {tuple(g.shape)} for an input of shape {tuple(grid.shape)}; "

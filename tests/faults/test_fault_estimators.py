@@ -25,8 +25,6 @@ BAD_CONFIG = [
     ("qat.estimator", "htge,k0=-1", {"name": "htge", "k0": -1}, r"qat\.estimator: htge: k0 must be > 0"),
     ("qat.estimator", "pwl lo > hi", {"name": "pwl", "lo": 0.5, "hi": 0.1}, r"qat\.estimator: pwl: lo must be < hi"),
     ("qat.estimator", "mad s=0", {"name": "mad", "s": 0}, r"qat\.estimator: mad: s must be > 0"),
-    ("qat.estimator", "pwl inside the range", {"name": "pwl", "lo": 0.5, "hi": 0.9},
-     r"qat\.estimator: .*vanishes inside the representable range"),
     ("qat.estimator", "sigmoid_sum T<0", {"name": "sigmoid_sum", "temperature": -2.0},
      r"qat\.estimator: sigmoid_sum: temperature must be > 0"),
     ("qat.extra_bits", "unknown extra", [{"bits": 4, "estimator": "htge_typo"}],
@@ -39,6 +37,14 @@ def test_bad_estimator_in_config_names_the_key(smoke_cfg, key, case, value, patt
     cfg = copy.deepcopy(smoke_cfg)
     cfg["qat"][key.split(".")[1]] = value
     with pytest.raises(ConfigError, match=pattern):
+        validate_config(cfg)
+
+
+def test_constants_estimator_vanishing_inside_the_range_names_the_key(smoke_cfg):
+    """The constants table's layers have a known range m, so the grid check runs before any job."""
+    cfg = copy.deepcopy(smoke_cfg)
+    cfg["constants"]["estimators"]["pwl_narrow"] = {"name": "pwl", "lo": 0.5, "hi": 0.9}
+    with pytest.raises(ConfigError, match=r"constants\.estimators\.pwl_narrow: .*vanishes inside the representable range"):
         validate_config(cfg)
 
 

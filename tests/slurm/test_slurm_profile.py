@@ -284,7 +284,7 @@ def _timing(name) -> bool:
 def _same_file(ours: Path, theirs: Path):
     """Same content, apart from wall-clock timings."""
     if ours.suffix == ".pt":
-        _same_object(torch.load(ours, weights_only=False), torch.load(theirs, weights_only=False), str(ours))
+        _same_object(torch.load(ours, weights_only=True), torch.load(theirs, weights_only=True), str(ours))
     elif ours.suffix == ".npz":
         with np.load(ours, allow_pickle=True) as a, np.load(theirs, allow_pickle=True) as b:
             assert sorted(a.files) == sorted(b.files), ours

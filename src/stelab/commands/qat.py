@@ -33,7 +33,7 @@ QAT_HELP = ("the qat settings: a YAML/JSON config file with a top-level 'qat:' s
 
 def load_qat_settings(value: str) -> dict:
     """The ``qat`` section from an inline JSON object or a YAML/JSON config file, validated
-    (:func:`validate_job_section`), defaults filled in."""
+    (:func:`stelab.config.validate_qat_job`), defaults filled in."""
     text = value.strip()
     if text.startswith("{"):
         try:
@@ -50,37 +50,9 @@ def load_qat_settings(value: str) -> dict:
         if not isinstance(cfg, dict) or "qat" not in cfg:
             raise ValueError(f"--qat: {path} has no top-level 'qat' section")
         section = cfg["qat"]
-    return validate_job_section(section)
+    from ..config import validate_qat_job
 
-
-def validate_job_section(section) -> dict:
-    """``section`` checked as the config's ``qat`` section (:func:`stelab.config.validate_section`).
-
-    The workflow hands a job only the keys that determine what it computes
-    (:data:`stelab.qat.settings.RUN_KEYS`); ``qat.variants`` and ``qat.seeds``, which the schema
-    requires but no job reads, stand in as one Q̂-net branch per named optimizer and seed 0 when
-    absent.
-    """
-    from ..config import validate_section
-
-    if not isinstance(section, dict):
-        raise ValueError(f"--qat: expected a mapping (the qat section), got {type(section).__name__}")
-    _check_finite(section, "qat")
-    optimizers = section.get("optimizers")
-    named = [o for o in optimizers if o in OPTIMIZERS] if isinstance(optimizers, dict) else []
-    return validate_section("qat", {"variants": {o: ["qhat"] for o in named}, "seeds": [0], **section})
-
-
-def _check_finite(value, key: str) -> None:
-    """Every number under ``value`` is finite (JSON's NaN and Infinity pass the schema's range checks)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"--qat: config key {key}: {value} is not a finite number")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_finite(v, f"{key}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _check_finite(v, f"{key}[{i}]")
+    return validate_qat_job(section)
 
 
 def _positive_finite(name: str, value: float) -> None:

@@ -30,12 +30,6 @@ def data_for_run(raw: dict, run: RunSettings, device=None) -> dict:
     return prepare_data(raw, run.train_subset, run.val_subset, run.eval_train_subset, device)
 
 
-def n_train_of(raw: dict, train_subset: int | None) -> int:
-    """Training-set size after taking the first ``train_subset`` examples."""
-    n = len(raw["train"][1])
-    return n if not train_subset else min(int(train_subset), n)
-
-
 def prepare_data(raw: dict, train_subset: int | None = None, val_subset: int | None = None,
                  eval_train_subset: int | None = None, device=None) -> dict:
     """Tensors in memory (no DataLoader): ``train``, ``val`` and ``eval_train`` (x, y) pairs.
