@@ -126,6 +126,8 @@ SEMANTIC = [
     ("qat.estimator", {"name": "pwl", "k0": 5.5}, r"qat\.estimator.*k0.*write the estimator as a string"),
     ("qat.estimator", {"name": "mad", "s": -1.0}, r"qat\.estimator.*\bs\b"),
     ("theory.experiments.curves.cases", {"a/b": {}}, r"theory\.experiments\.curves\.cases.*'a/b'"),
+    ("qat.warmup_frac", float("nan"), r"qat\.warmup_frac: nan is not a finite number"),
+    ("qat.lr_sweep.factors", [0.5, float("inf")], r"qat\.lr_sweep\.factors\[1\]: inf is not a finite number"),
 ]
 
 
