@@ -23,7 +23,12 @@ from stelab.config import load_schema, validate_config
 configfile: str(Path(workflow.current_basedir) / "config" / "config.yaml")
 
 
-validate_config(config, load_schema(Path(workflow.current_basedir) / "workflow" / "schemas" / "config.schema.yaml"))
+validate_config(
+    config,
+    load_schema(
+        Path(workflow.current_basedir) / "workflow" / "schemas" / "config.schema.yaml"
+    ),
+)
 
 
 report: "workflow/report/workflow.rst"

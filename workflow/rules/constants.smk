@@ -12,21 +12,29 @@ CONSTANTS = {
 rule estimator_constants:
     output:
         json=CONSTANTS["json"],
-        tsv=report(CONSTANTS["tsv"], caption="../report/constants.rst", category="Estimator constants"),
-        app_h=report(CONSTANTS["app_h"], caption="../report/app_h.rst", category="Estimator constants"),
+        tsv=report(
+            CONSTANTS["tsv"],
+            caption="../report/constants.rst",
+            category="Estimator constants",
+        ),
+        app_h=report(
+            CONSTANTS["app_h"],
+            caption="../report/app_h.rst",
+            category="Estimator constants",
+        ),
         curves=CONSTANTS["curves"],
-    params:
-        stelab=STELAB,
-        spec=as_json(config["constants"]),
     log:
         f"{LOGS}/constants/estimator_constants.log",
+    localrule: True
+    conda:
+        STELAB_ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    localrule: True
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        spec=as_json(config["constants"]),
     shell:
         "{params.stelab} constants --spec {params.spec:q} --json {output.json:q} --tsv {output.tsv:q} "
         "--app-h {output.app_h:q} --curves {output.curves:q} > {log:q} 2>&1"

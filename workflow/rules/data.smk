@@ -18,7 +18,10 @@ IMAGEFOLDER_CHECK = "results/data/imagefolder.json"
 def user_mnist_files(wildcards):
     """The user's IDX files in data.folder, plain or .gz (stelab.config checked that each exists)."""
     folder = Path(config["data"]["folder"])
-    return [str(folder / n) if (folder / n).is_file() else str(folder / f"{n}.gz") for n in MNIST_FILE_NAMES]
+    return [
+        str(folder / n) if (folder / n).is_file() else str(folder / f"{n}.gz")
+        for n in MNIST_FILE_NAMES
+    ]
 
 
 if config["data"]["source"] == "download":
@@ -26,20 +29,22 @@ if config["data"]["source"] == "download":
     rule download_mnist:
         output:
             MNIST_FILES,
-        params:
-            stelab=STELAB,
-            out=lambda wildcards, output: os.path.dirname(output[0]),
-            mirrors=" ".join(f"--mirror {shlex.quote(m)}" for m in config["data"]["mirrors"]),
-            timeout=config["data"]["timeout_s"],
         log:
             f"{DATA_LOGS}/download_mnist.log",
+        localrule: True
+        conda:
+            STELAB_ENV
         threads: 1
         resources:
             mem_mb=1000,
             runtime=30,
-        localrule: True
-        conda:
-            STELAB_ENV
+        params:
+            stelab=STELAB,
+            out=lambda wildcards, output: os.path.dirname(output[0]),
+            mirrors=" ".join(
+                f"--mirror {shlex.quote(m)}" for m in config["data"]["mirrors"]
+            ),
+            timeout=config["data"]["timeout_s"],
         shell:
             "{params.stelab} download-mnist --out {params.out:q} {params.mirrors} "
             "--timeout {params.timeout} > {log:q} 2>&1"
@@ -51,19 +56,19 @@ elif config["data"]["source"] == "folder":
             user_mnist_files,
         output:
             MNIST_FILES,
-        params:
-            stelab=STELAB,
-            out=lambda wildcards, output: os.path.dirname(output[0]),
-            folder=config["data"]["folder"],
         log:
             f"{DATA_LOGS}/import_mnist_folder.log",
+        localrule: True
+        conda:
+            STELAB_ENV
         threads: 1
         resources:
             mem_mb=1000,
             runtime=10,
-        localrule: True
-        conda:
-            STELAB_ENV
+        params:
+            stelab=STELAB,
+            out=lambda wildcards, output: os.path.dirname(output[0]),
+            folder=config["data"]["folder"],
         shell:
             "{params.stelab} download-mnist --out {params.out:q} --mirror {params.folder:q} > {log:q} 2>&1"
 
@@ -72,21 +77,21 @@ else:
     rule make_synthetic_mnist:
         output:
             MNIST_FILES,
+        log:
+            f"{DATA_LOGS}/make_synthetic_mnist.log",
+        localrule: True
+        conda:
+            STELAB_ENV
+        threads: 1
+        resources:
+            mem_mb=500,
+            runtime=5,
         params:
             stelab=STELAB,
             out=lambda wildcards, output: os.path.dirname(output[0]),
             n_train=config["data"]["synthetic"]["n_train"],
             n_test=config["data"]["synthetic"]["n_test"],
             seed=config["data"]["synthetic"]["seed"],
-        log:
-            f"{DATA_LOGS}/make_synthetic_mnist.log",
-        threads: 1
-        resources:
-            mem_mb=500,
-            runtime=5,
-        localrule: True
-        conda:
-            STELAB_ENV
         shell:
             "{params.stelab} make-synthetic --out {params.out:q} --n-train {params.n_train} "
             "--n-test {params.n_test} --seed {params.seed} > {log:q} 2>&1"
@@ -97,17 +102,17 @@ if IMAGEFOLDER_ROOT:
     rule check_imagefolder:
         output:
             IMAGEFOLDER_CHECK,
-        params:
-            stelab=STELAB,
-            root=IMAGEFOLDER_ROOT,
         log:
             f"{DATA_LOGS}/check_imagefolder.log",
+        localrule: True
+        conda:
+            STELAB_ENV
         threads: 1
         resources:
             mem_mb=1000,
             runtime=30,
-        localrule: True
-        conda:
-            STELAB_ENV
+        params:
+            stelab=STELAB,
+            root=IMAGEFOLDER_ROOT,
         shell:
             "{params.stelab} check-imagefolder {params.root:q} --out {output:q} > {log:q} 2>&1"

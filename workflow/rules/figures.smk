@@ -4,11 +4,20 @@
 # workflow/report/figure_{name}.rst (the error-curve figures share figure_error_curves.rst).
 # The figure names come from stelab.commands.figures. Include after the track rule files, before report.smk.
 
-from stelab.commands.figures import CONSTANTS_FIGURES, QAT_FIGURES, THEORY_FIGURES, error_curves_figure
+from stelab.commands.figures import (
+    CONSTANTS_FIGURES,
+    QAT_FIGURES,
+    THEORY_FIGURES,
+    error_curves_figure,
+)
 from stelab.figures import FIGURE_FORMATS
 
 FIGURES_DIR = "results/figures"
-FIGURE_SUBCATEGORY = {"constants": "Estimator constants", "qat": "QAT", "theory": "Theory"}
+FIGURE_SUBCATEGORY = {
+    "constants": "Estimator constants",
+    "qat": "QAT",
+    "theory": "Theory",
+}
 # case experiments drawn as error curves (the bridge has its own figure)
 FIGURE_CURVE_EXPERIMENTS = [exp for exp in THEORY_CASES if exp != "bridge"]
 QAT_FIGURE_SWEEP = any(factor != "1" for _, _, factor, _, _ in qat_branches())
@@ -21,22 +30,36 @@ THEORY_FIGURE_SOURCES = {
     "bridge": ("--bridge", ("bridge_curves", "bridge_table")),
 }
 THEORY_FIGURE_KEYS = [
-    key for key, (_, sources) in THEORY_FIGURE_SOURCES.items() if all(s in THEORY_INPUTS for s in sources)
+    key
+    for key, (_, sources) in THEORY_FIGURE_SOURCES.items()
+    if all(s in THEORY_INPUTS for s in sources)
 ]
 FIGURE_INPUTS = {
     "constants": {"curves": NOTEBOOKS["constants"]["inputs"]["curves"]},
     "qat": {
         key: NOTEBOOKS["qat"]["inputs"][key]
-        for key in ("scatter", "tracking", *(("sweep", "sweep_fit") if QAT_FIGURE_SWEEP else ()))
+        for key in (
+            "scatter",
+            "tracking",
+            *(("sweep", "sweep_fit") if QAT_FIGURE_SWEEP else ()),
+        )
     },
     "theory": {
-        **{f"curves_{exp}": THEORY_INPUTS[f"{exp}_curves"] for exp in FIGURE_CURVE_EXPERIMENTS},
-        **{s: THEORY_INPUTS[s] for key in THEORY_FIGURE_KEYS for s in THEORY_FIGURE_SOURCES[key][1]},
+        **{
+            f"curves_{exp}": THEORY_INPUTS[f"{exp}_curves"]
+            for exp in FIGURE_CURVE_EXPERIMENTS
+        },
+        **{
+            s: THEORY_INPUTS[s]
+            for key in THEORY_FIGURE_KEYS
+            for s in THEORY_FIGURE_SOURCES[key][1]
+        },
     },
 }
 FIGURE_NAMES = {
     "constants": list(CONSTANTS_FIGURES.values()),
-    "qat": [QAT_FIGURES["scatter"], QAT_FIGURES["tracking"]] + ([QAT_FIGURES["sweep"]] if QAT_FIGURE_SWEEP else []),
+    "qat": [QAT_FIGURES["scatter"], QAT_FIGURES["tracking"]]
+    + ([QAT_FIGURES["sweep"]] if QAT_FIGURE_SWEEP else []),
     "theory": [error_curves_figure(exp) for exp in FIGURE_CURVE_EXPERIMENTS]
     + [THEORY_FIGURES[key] for key in THEORY_FIGURE_KEYS],
 }
@@ -44,10 +67,15 @@ FIGURE_NAMES = {
 
 # Input options of `stelab figures theory` (fixed paths: the theory inputs have no wildcards)
 THEORY_FIGURE_ARGS = " ".join(
-    [f"--curves {exp}={shlex.quote(THEORY_INPUTS[f'{exp}_curves'])}" for exp in FIGURE_CURVE_EXPERIMENTS]
+    [
+        f"--curves {exp}={shlex.quote(THEORY_INPUTS[f'{exp}_curves'])}"
+        for exp in FIGURE_CURVE_EXPERIMENTS
+    ]
     + [
         " ".join([option, *(shlex.quote(THEORY_INPUTS[s]) for s in sources)])
-        for option, sources in (THEORY_FIGURE_SOURCES[key] for key in THEORY_FIGURE_KEYS)
+        for option, sources in (
+            THEORY_FIGURE_SOURCES[key] for key in THEORY_FIGURE_KEYS
+        )
     ]
 )
 # {track: {name_format: path}}: every figure file, registered for the report with its caption
@@ -75,18 +103,18 @@ rule figures_constants:
         **FIGURE_INPUTS["constants"],
     output:
         **FIGURE_OUTPUTS["constants"],
-    params:
-        stelab=STELAB,
-        out=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         f"{LOGS}/figures/constants.log",
+    localrule: True
+    conda:
+        STELAB_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    localrule: True
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        out=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "{params.stelab} figures constants --curves {input.curves:q} --out-dir {params.out:q} > {log:q} 2>&1"
 
@@ -96,6 +124,15 @@ rule figures_qat:
         **FIGURE_INPUTS["qat"],
     output:
         **FIGURE_OUTPUTS["qat"],
+    log:
+        f"{LOGS}/figures/qat.log",
+    localrule: True
+    conda:
+        STELAB_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         stelab=STELAB,
         out=lambda wildcards, output: os.path.dirname(output[0]),
@@ -104,15 +141,6 @@ rule figures_qat:
             if "sweep" in input.keys()
             else ""
         ),
-    log:
-        f"{LOGS}/figures/qat.log",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    localrule: True
-    conda:
-        STELAB_ENV
     shell:
         "{params.stelab} figures qat --scatter {input.scatter:q} --tracking {input.tracking:q} {params.sweep} "
         "--out-dir {params.out:q} > {log:q} 2>&1"
@@ -123,24 +151,26 @@ rule figures_theory:
         **FIGURE_INPUTS["theory"],
     output:
         **FIGURE_OUTPUTS["theory"],
-    params:
-        stelab=STELAB,
-        out=lambda wildcards, output: os.path.dirname(output[0]),
-        inputs=THEORY_FIGURE_ARGS,
     log:
         f"{LOGS}/figures/theory.log",
+    localrule: True
+    conda:
+        STELAB_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    localrule: True
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        out=lambda wildcards, output: os.path.dirname(output[0]),
+        inputs=THEORY_FIGURE_ARGS,
     shell:
         "{params.stelab} figures theory {params.inputs} --out-dir {params.out:q} > {log:q} 2>&1"
 
 
 ALL_TARGETS.extend(
-    f"{FIGURES_DIR}/{track}/{name}.{fmt}" for track, names in FIGURE_NAMES.items() for name in names
+    f"{FIGURES_DIR}/{track}/{name}.{fmt}"
+    for track, names in FIGURE_NAMES.items()
+    for name in names
     for fmt in FIGURE_FORMATS
 )

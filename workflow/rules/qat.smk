@@ -28,7 +28,9 @@ QAT_CHAIN = "b{bits}/{optimizer}/lr{factor}/seed{seed}"
 QAT_SETTINGS = as_json({k: QAT[k] for k in RUN_KEYS if k in QAT})
 QAT_IMAGEFOLDER = QAT["model"]["name"] in RESNETS
 QAT_DATA_FILES = [IMAGEFOLDER_CHECK] if QAT_IMAGEFOLDER else MNIST_FILES
-QAT_LOADER = f"--workers {QAT['workers']}" + (" --pin-memory" if QAT["pin_memory"] else "")
+QAT_LOADER = f"--workers {QAT['workers']}" + (
+    " --pin-memory" if QAT["pin_memory"] else ""
+)
 # not a rule param: switching qat.on_divergence must not rerun finished jobs
 QAT_JOB = f"--device {'cuda' if QAT['gpu'] > 0 else 'auto'} --on-divergence {QAT['on_divergence']}"
 QAT_BITS = QAT["quantize"]["bits"]
@@ -40,7 +42,9 @@ QAT_OUT = {
     "scatter": f"{QAT_DIR}/scatter.npz",
 }
 QAT_TABLE_NAMES = ("qat_table3", "qat_table4", "qat_table5", "qat_lr_sweep")
-QAT_TABLE_FILES = [f"{QAT_TABLES}/{n}.{ext}" for n in QAT_TABLE_NAMES for ext in ("csv", "tex", "tsv")]
+QAT_TABLE_FILES = [
+    f"{QAT_TABLES}/{n}.{ext}" for n in QAT_TABLE_NAMES for ext in ("csv", "tex", "tsv")
+]
 QAT_SWEEP_FIT = f"{QAT_TABLES}/qat_lr_sweep_fit.json"
 
 
@@ -51,21 +55,32 @@ def qat_data_dir(wildcards, input):
 
 def qat_branches():
     """(bits, optimizer, factor, seed, variant) of every branch to train."""
-    out = [(b, o, "1", s, v) for b in QAT_ALL_BITS for o in QAT["optimizers"] for s in QAT["seeds"]
-           for v in QAT["variants"][o]]
+    out = [
+        (b, o, "1", s, v)
+        for b in QAT_ALL_BITS
+        for o in QAT["optimizers"]
+        for s in QAT["seeds"]
+        for v in QAT["variants"][o]
+    ]
     sweep = QAT["lr_sweep"]
     for o in sweep["optimizers"]:
         for f in sweep["factors"]:
             if float(f) != 1.0:
-                out += [(QAT_BITS, o, lr_factor_label(f), s, v) for s in sweep.get("seeds", QAT["seeds"])
-                        for v in ("qhat", "ste")]
+                out += [
+                    (QAT_BITS, o, lr_factor_label(f), s, v)
+                    for s in sweep.get("seeds", QAT["seeds"])
+                    for v in ("qhat", "ste")
+                ]
     return out
 
 
 def qat_branch_files(name, main_only=False):
     """``name`` in every branch folder; ``main_only``: qat.quantize.bits at learning-rate factor 1."""
-    return [f"{QAT_DIR}/b{b}/{o}/lr{f}/seed{s}/{v}/{name}" for b, o, f, s, v in qat_branches()
-            if not main_only or (f == "1" and b == QAT_BITS)]
+    return [
+        f"{QAT_DIR}/b{b}/{o}/lr{f}/seed{s}/{v}/{name}"
+        for b, o, f, s, v in qat_branches()
+        if not main_only or (f == "1" and b == QAT_BITS)
+    ]
 
 
 def qat_runtime(base):
@@ -86,27 +101,28 @@ rule qat_pretrain:
         data=QAT_DATA_FILES,
     output:
         f"{QAT_DIR}/{QAT_CHAIN}/pretrain.pt",
-    params:
-        stelab=STELAB,
-        data=qat_data_dir,
-        qat=QAT_SETTINGS,
-        loader=QAT_LOADER,
-        every=QAT["checkpoint_every"],
     log:
         f"{QAT_LOGS}/{QAT_CHAIN}/pretrain.log",
     benchmark:
         f"{QAT_BENCH}/{QAT_CHAIN}/pretrain.tsv"
+    conda:
+        STELAB_ENV
     threads: QAT["threads"]
     resources:
         mem_mb=lambda wildcards, attempt: QAT["mem_mb"] * attempt,
         runtime=qat_runtime(60),
         gpu=QAT["gpu"],
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        data=qat_data_dir,
+        qat=QAT_SETTINGS,
+        loader=QAT_LOADER,
+        job=QAT_JOB,
+        every=QAT["checkpoint_every"],
     shell:
         "{params.stelab} pretrain --data {params.data:q} --qat {params.qat:q} --optimizer {wildcards.optimizer} "
         "--seed {wildcards.seed} --lr-factor {wildcards.factor} --bits {wildcards.bits} --out {output:q} "
-        "--threads {threads} --checkpoint-every {params.every} {params.loader} {QAT_JOB} > {log:q} 2>&1"
+        "--threads {threads} --checkpoint-every {params.every} {params.loader} {params.job} > {log:q} 2>&1"
 
 
 rule qat_fork:
@@ -114,17 +130,17 @@ rule qat_fork:
         f"{QAT_DIR}/{QAT_CHAIN}/pretrain.pt",
     output:
         f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/init.pt",
-    params:
-        stelab=STELAB,
-        qat=QAT_SETTINGS,
     log:
         f"{QAT_LOGS}/{QAT_CHAIN}/{{variant}}/fork.log",
+    conda:
+        STELAB_ENV
     threads: 1
     resources:
         mem_mb=max(2000, QAT["mem_mb"]),
         runtime=10,
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        qat=QAT_SETTINGS,
     shell:
         "{params.stelab} fork --pretrained {input:q} --variant {wildcards.variant} --qat {params.qat:q} "
         "--out {output:q} > {log:q} 2>&1"
@@ -139,26 +155,27 @@ rule qat_train_branch:
         history=f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/history.tsv",
         timings=f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/timings.tsv",
         snapshots=f"{QAT_DIR}/{QAT_CHAIN}/{{variant}}/snapshots.pt",
-    params:
-        stelab=STELAB,
-        data=qat_data_dir,
-        every=QAT["checkpoint_every"],
-        loader=QAT_LOADER,
     log:
         f"{QAT_LOGS}/{QAT_CHAIN}/{{variant}}/train.log",
     benchmark:
         f"{QAT_BENCH}/{QAT_CHAIN}/{{variant}}/train.tsv"
+    conda:
+        STELAB_ENV
     threads: QAT["threads"]
     resources:
         mem_mb=lambda wildcards, attempt: QAT["mem_mb"] * attempt,
         runtime=qat_runtime(120),
         gpu=QAT["gpu"],
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        data=qat_data_dir,
+        every=QAT["checkpoint_every"],
+        loader=QAT_LOADER,
+        job=QAT_JOB,
     shell:
         "{params.stelab} train-branch --init {input.init:q} --data {params.data:q} --out {output.final:q} "
         "--history {output.history:q} --timings {output.timings:q} --snapshots {output.snapshots:q} "
-        "--checkpoint-every {params.every} --threads {threads} {params.loader} {QAT_JOB} > {log:q} 2>&1"
+        "--checkpoint-every {params.every} --threads {threads} {params.loader} {params.job} > {log:q} 2>&1"
 
 
 rule qat_compare:
@@ -170,18 +187,18 @@ rule qat_compare:
         pairs=QAT_OUT["pairs"],
         tracking=QAT_OUT["tracking"],
         scatter=QAT_OUT["scatter"],
-    params:
-        stelab=STELAB,
-        points=QAT["scatter_points"],
-        bits=QAT_BITS,
     log:
         f"{QAT_LOGS}/compare.log",
+    conda:
+        STELAB_ENV
     threads: 1
     resources:
         mem_mb=max(4000, QAT["mem_mb"]),
         runtime=30,
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        points=QAT["scatter_points"],
+        bits=QAT_BITS,
     shell:
         "{params.stelab} compare --runs {input.runs:q} --snapshots {input.snapshots:q} "
         "--runs-out {output.runs:q} --pairs-out {output.pairs:q} --tracking-out {output.tracking:q} "
@@ -195,22 +212,38 @@ rule qat_tables:
         runs=QAT_OUT["runs"],
     output:
         [f for f in QAT_TABLE_FILES if not f.endswith(".csv")],
-        table3=report(f"{QAT_TABLES}/qat_table3.csv", caption="../report/qat_table3.rst", category="QAT (MNIST)"),
-        table4=report(f"{QAT_TABLES}/qat_table4.csv", caption="../report/qat_table4.rst", category="QAT (MNIST)"),
-        table5=report(f"{QAT_TABLES}/qat_table5.csv", caption="../report/qat_table5.rst", category="QAT (MNIST)"),
-        sweep=report(f"{QAT_TABLES}/qat_lr_sweep.csv", caption="../report/qat_lr_sweep.rst", category="QAT (MNIST)"),
+        table3=report(
+            f"{QAT_TABLES}/qat_table3.csv",
+            caption="../report/qat_table3.rst",
+            category="QAT (MNIST)",
+        ),
+        table4=report(
+            f"{QAT_TABLES}/qat_table4.csv",
+            caption="../report/qat_table4.rst",
+            category="QAT (MNIST)",
+        ),
+        table5=report(
+            f"{QAT_TABLES}/qat_table5.csv",
+            caption="../report/qat_table5.rst",
+            category="QAT (MNIST)",
+        ),
+        sweep=report(
+            f"{QAT_TABLES}/qat_lr_sweep.csv",
+            caption="../report/qat_lr_sweep.rst",
+            category="QAT (MNIST)",
+        ),
         fit=QAT_SWEEP_FIT,
-    params:
-        stelab=STELAB,
-        out=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         f"{QAT_LOGS}/tables.log",
+    conda:
+        STELAB_ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        out=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "{params.stelab} qat-tables --pairs {input.pairs:q} --runs {input.runs:q} --out-dir {params.out:q} > {log:q} 2>&1"
 

@@ -2,10 +2,17 @@
 # comparison per experiment (curves + gap tables), fixed points, the stability sweep.
 # Case specs are resolved from config["theory"] by the package (stelab.theory.experiments).
 
-from stelab.theory.experiments import CASE_EXPERIMENTS, case_spec, experiment_cases, section_for
+from stelab.theory.experiments import (
+    CASE_EXPERIMENTS,
+    case_spec,
+    experiment_cases,
+    section_for,
+)
 
 THEORY_DIR = "results/theory"
-THEORY_CASES = {exp: list(experiment_cases(config["theory"], exp)) for exp in CASE_EXPERIMENTS}
+THEORY_CASES = {
+    exp: list(experiment_cases(config["theory"], exp)) for exp in CASE_EXPERIMENTS
+}
 THEORY_CASES = {exp: cases for exp, cases in THEORY_CASES.items() if cases}
 THEORY_EXTRA = ("plateau", "bridge")
 
@@ -18,17 +25,17 @@ wildcard_constraints:
 rule theory_simulate:
     output:
         f"{THEORY_DIR}/{{texp}}/{{tcase}}/sim.npz",
-    params:
-        stelab=STELAB,
-        spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
     log:
         f"{LOGS}/theory/{{texp}}/{{tcase}}/simulate.log",
+    conda:
+        STELAB_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
     shell:
         "{params.stelab} theory simulate --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
@@ -36,17 +43,17 @@ rule theory_simulate:
 rule theory_solve:
     output:
         f"{THEORY_DIR}/{{texp}}/{{tcase}}/theory.npz",
-    params:
-        stelab=STELAB,
-        spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
     log:
         f"{LOGS}/theory/{{texp}}/{{tcase}}/solve.log",
+    conda:
+        STELAB_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
     shell:
         "{params.stelab} theory solve --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
@@ -54,11 +61,17 @@ rule theory_solve:
 for _exp, _cases in THEORY_CASES.items():
     _outputs = {
         "curves": f"{THEORY_DIR}/{_exp}/curves.tsv",
-        "gaps": report(f"{THEORY_DIR}/{_exp}/gaps.tsv", caption="../report/theory_gaps.rst", category="Theory"),
+        "gaps": report(
+            f"{THEORY_DIR}/{_exp}/gaps.tsv",
+            caption="../report/theory_gaps.rst",
+            category="Theory",
+        ),
     }
     if _exp in THEORY_EXTRA:
         _outputs["extra"] = report(
-            f"{THEORY_DIR}/{_exp}/{_exp}.tsv", caption=f"../report/theory_{_exp}.rst", category="Theory"
+            f"{THEORY_DIR}/{_exp}/{_exp}.tsv",
+            caption=f"../report/theory_{_exp}.rst",
+            category="Theory",
         )
 
     rule:
@@ -69,19 +82,23 @@ for _exp, _cases in THEORY_CASES.items():
             theory=[f"{THEORY_DIR}/{_exp}/{c}/theory.npz" for c in _cases],
         output:
             **_outputs,
-        params:
-            stelab=STELAB,
-            spec=as_json(section_for(config["theory"], _exp)),
-            exp=_exp,
-            extra=(lambda wc, output: f"--extra {output.extra}" if "extra" in output.keys() else ""),
         log:
             f"{LOGS}/theory/{_exp}/compare.log",
+        conda:
+            STELAB_ENV
         threads: 1
         resources:
             mem_mb=2000,
             runtime=10,
-        conda:
-            STELAB_ENV
+        params:
+            stelab=STELAB,
+            spec=as_json(section_for(config["theory"], _exp)),
+            exp=_exp,
+            extra=(
+                lambda wc, output: (
+                    f"--extra {output.extra}" if "extra" in output.keys() else ""
+                )
+            ),
         shell:
             "{params.stelab} theory compare --spec {params.spec:q} --experiment {params.exp} --sim {input.sim:q} "
             "--theory {input.theory:q} --curves {output.curves:q} --gaps {output.gaps:q} {params.extra} "
@@ -97,19 +114,23 @@ THEORY_STABILITY = f"{THEORY_DIR}/stability/stability.tsv"
 
 rule theory_fixed_points:
     output:
-        table=report(THEORY_FIXED["table"], caption="../report/theory_fixed_points.rst", category="Theory"),
+        table=report(
+            THEORY_FIXED["table"],
+            caption="../report/theory_fixed_points.rst",
+            category="Theory",
+        ),
         checks=THEORY_FIXED["checks"],
-    params:
-        stelab=STELAB,
-        spec=as_json(section_for(config["theory"], "fixed_points")),
     log:
         f"{LOGS}/theory/fixed_points.log",
+    conda:
+        STELAB_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        spec=as_json(section_for(config["theory"], "fixed_points")),
     shell:
         "{params.stelab} theory fixed-point --spec {params.spec:q} --out {output.table:q} --checks {output.checks:q} "
         "> {log:q} 2>&1"
@@ -117,25 +138,33 @@ rule theory_fixed_points:
 
 rule theory_stability:
     output:
-        report(THEORY_STABILITY, caption="../report/theory_stability.rst", category="Theory"),
-    params:
-        stelab=STELAB,
-        spec=as_json(section_for(config["theory"], "stability")),
+        report(
+            THEORY_STABILITY,
+            caption="../report/theory_stability.rst",
+            category="Theory",
+        ),
     log:
         f"{LOGS}/theory/stability.log",
+    conda:
+        STELAB_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        STELAB_ENV
+    params:
+        stelab=STELAB,
+        spec=as_json(section_for(config["theory"], "stability")),
     shell:
         "{params.stelab} theory sweep --experiment stability --spec {params.spec:q} --threads {threads} "
         "--out {output:q} > {log:q} 2>&1"
 
 
-THEORY_INPUTS = {"fixed_points": THEORY_FIXED["table"], "fixed_point_checks": THEORY_FIXED["checks"],
-                 "stability": THEORY_STABILITY, "theory_dir": THEORY_DIR}
+THEORY_INPUTS = {
+    "fixed_points": THEORY_FIXED["table"],
+    "fixed_point_checks": THEORY_FIXED["checks"],
+    "stability": THEORY_STABILITY,
+    "theory_dir": THEORY_DIR,
+}
 for _exp, _cases in THEORY_CASES.items():
     THEORY_INPUTS[f"{_exp}_curves"] = f"{THEORY_DIR}/{_exp}/curves.tsv"
     THEORY_INPUTS[f"{_exp}_gaps"] = f"{THEORY_DIR}/{_exp}/gaps.tsv"
@@ -146,4 +175,6 @@ if "density" in THEORY_CASES:
     THEORY_INPUTS["density_theory"] = f"{THEORY_DIR}/density/main/theory.npz"
 
 ALL_TARGETS.extend(v for k, v in THEORY_INPUTS.items() if k != "theory_dir")
-NOTEBOOKS["theory"] = {"inputs": {k: v for k, v in THEORY_INPUTS.items() if k != "theory_dir"}}
+NOTEBOOKS["theory"] = {
+    "inputs": {k: v for k, v in THEORY_INPUTS.items() if k != "theory_dir"}
+}
