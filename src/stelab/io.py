@@ -83,15 +83,13 @@ def write_json(path, obj) -> None:
 
 
 def write_table(path, df, **kwargs) -> None:
-    """Write a DataFrame as TSV (``.tsv``), CSV (``.csv``) or LaTeX (``.tex``), atomically."""
+    """Write a DataFrame as TSV (``.tsv``) or CSV (``.csv``), atomically (LaTeX: :mod:`stelab.latex`)."""
     suffix = Path(path).suffix
     with atomic_path(path) as tmp:
         if suffix == ".tsv":
             df.to_csv(tmp, sep="\t", index=False, **kwargs)
         elif suffix == ".csv":
             df.to_csv(tmp, index=False, **kwargs)
-        elif suffix == ".tex":
-            tmp.write_text(df.to_latex(index=False, **kwargs))
         else:
             raise ValueError(f"unsupported table format {suffix!r} for {path}")
 
