@@ -80,8 +80,8 @@ def test_a_rule_runs_where_only_the_dependencies_are_installed(tmp_path):
     probe = subprocess.run(["python", "-c", "import torch, pandas, papermill; import stelab"], env=env,
                            capture_output=True, text=True)
     assert "No module named 'stelab'" in probe.stderr, probe.stderr
-    proc = _run(["-s", str(REPO / "Snakefile"), "--directory", str(tmp_path / "run"), "--cores", "1", *SMOKE,
-                 "results/data/synthetic-mnist/train-labels-idx1-ubyte", "results/constants/constants.json"],
-                cwd=tmp_path, env=env)
+    targets = ["results/data/synthetic-mnist/train-labels-idx1-ubyte", "results/constants/constants.json"]
+    proc = _run([*targets, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path / "run"), "--cores", "1",
+                 *SMOKE], cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "run" / "results" / "constants" / "constants.json").stat().st_size > 0

@@ -1,9 +1,11 @@
-# Shared by several rule files: the registries, the stelab command, the environment.
+# The one home of the workflow's shared definitions and input functions (Snakemake's convention):
+# the registries, the stelab command, the environment, and the helpers of data.smk and qat.smk
+# (they read globals those files define, at DAG-building time).
 #
 # ALL_TARGETS: final outputs of every track (rule all asks for them).
 # NOTEBOOKS:   report pages; NOTEBOOKS[name] = {"inputs": {parameter: path}} executes
 #              workflow/notebooks/{name}.ipynb with those paths as papermill parameters.
-# STELAB:      the command every rule runs: this checkout's package (src/ on PYTHONPATH), so jobs
+# STELAB:      the command that each job runs, this checkout's package (src/ on PYTHONPATH), so jobs
 #              need only the dependencies of envs/stelab.yaml, not an installed stelab.
 
 import json
@@ -28,3 +30,58 @@ def as_json(obj):
 def mnist_dir():
     """The folder holding the four MNIST IDX files the data rules write and the QAT rules read."""
     return config["data"]["root"]
+
+
+# --- data.smk
+
+
+def user_mnist_files(wildcards):
+    """The user's IDX files in data.folder, plain or .gz (stelab.config checked that each exists)."""
+    folder = Path(config["data"]["folder"])
+    return [
+        str(folder / n) if (folder / n).is_file() else str(folder / f"{n}.gz")
+        for n in MNIST_FILE_NAMES
+    ]
+
+
+# --- qat.smk
+
+
+def qat_data_dir(wildcards, input):
+    """--data of the training rules: the ImageFolder root, or the folder of the MNIST IDX files."""
+    return IMAGEFOLDER_ROOT if QAT_IMAGEFOLDER else os.path.dirname(input.data[0])
+
+
+def qat_branches():
+    """(bits, optimizer, factor, seed, variant) of every branch to train."""
+    out = [
+        (b, o, "1", s, v)
+        for b in QAT_ALL_BITS
+        for o in QAT["optimizers"]
+        for s in QAT["seeds"]
+        for v in QAT["variants"][o]
+    ]
+    sweep = QAT["lr_sweep"]
+    for o in sweep["optimizers"]:
+        for f in sweep["factors"]:
+            if float(f) != 1.0:
+                out += [
+                    (QAT_BITS, o, lr_factor_label(f), s, v)
+                    for s in sweep.get("seeds", QAT["seeds"])
+                    for v in ("qhat", "ste")
+                ]
+    return out
+
+
+def qat_branch_files(name, main_only=False):
+    """``name`` in every branch folder; ``main_only``: qat.quantize.bits at learning-rate factor 1."""
+    return [
+        f"{QAT_DIR}/b{b}/{o}/lr{f}/seed{s}/{v}/{name}"
+        for b, o, f, s, v in qat_branches()
+        if not main_only or (f == "1" and b == QAT_BITS)
+    ]
+
+
+def qat_runtime(base):
+    """Slurm wall time of a training job: qat.runtime_min (or ``base`` minutes) × the attempt number."""
+    return lambda wildcards, attempt: (QAT["runtime_min"] or base) * attempt

@@ -15,15 +15,6 @@ IMAGEFOLDER_ROOT = config["data"]["imagefolder"]
 IMAGEFOLDER_CHECK = "results/data/imagefolder.json"
 
 
-def user_mnist_files(wildcards):
-    """The user's IDX files in data.folder, plain or .gz (stelab.config checked that each exists)."""
-    folder = Path(config["data"]["folder"])
-    return [
-        str(folder / n) if (folder / n).is_file() else str(folder / f"{n}.gz")
-        for n in MNIST_FILE_NAMES
-    ]
-
-
 if config["data"]["source"] == "download":
 
     rule download_mnist:

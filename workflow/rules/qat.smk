@@ -48,46 +48,6 @@ QAT_TABLE_FILES = [
 QAT_SWEEP_FIT = f"{QAT_TABLES}/qat_lr_sweep_fit.json"
 
 
-def qat_data_dir(wildcards, input):
-    """--data of the training rules: the ImageFolder root, or the folder of the MNIST IDX files."""
-    return IMAGEFOLDER_ROOT if QAT_IMAGEFOLDER else os.path.dirname(input.data[0])
-
-
-def qat_branches():
-    """(bits, optimizer, factor, seed, variant) of every branch to train."""
-    out = [
-        (b, o, "1", s, v)
-        for b in QAT_ALL_BITS
-        for o in QAT["optimizers"]
-        for s in QAT["seeds"]
-        for v in QAT["variants"][o]
-    ]
-    sweep = QAT["lr_sweep"]
-    for o in sweep["optimizers"]:
-        for f in sweep["factors"]:
-            if float(f) != 1.0:
-                out += [
-                    (QAT_BITS, o, lr_factor_label(f), s, v)
-                    for s in sweep.get("seeds", QAT["seeds"])
-                    for v in ("qhat", "ste")
-                ]
-    return out
-
-
-def qat_branch_files(name, main_only=False):
-    """``name`` in every branch folder; ``main_only``: qat.quantize.bits at learning-rate factor 1."""
-    return [
-        f"{QAT_DIR}/b{b}/{o}/lr{f}/seed{s}/{v}/{name}"
-        for b, o, f, s, v in qat_branches()
-        if not main_only or (f == "1" and b == QAT_BITS)
-    ]
-
-
-def qat_runtime(base):
-    """Slurm wall time of a training job: qat.runtime_min (or ``base`` minutes) × the attempt number."""
-    return lambda wildcards, attempt: (QAT["runtime_min"] or base) * attempt
-
-
 wildcard_constraints:
     bits=r"\d+",
     optimizer="|".join(OPTIMIZERS),
