@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
-from helpers import copy_repo, snakemake
+from stelab.config import merge_overlay
+
+from helpers import REPO, copy_repo, snakemake
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +35,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def smoke_cfg():
+    """config.yaml with the smoke overlay merged in, before validation (as Snakemake hands it over)."""
+    cfg = {}
+    for name in ("config.yaml", "smoke.yaml"):
+        with open(REPO / "config" / name) as fh:
+            cfg = merge_overlay(cfg, yaml.safe_load(fh))
+    return cfg

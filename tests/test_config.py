@@ -9,16 +9,6 @@ from helpers import REPO, snakemake
 from stelab.config import ConfigError, load_config, merge_overlay, validate_config
 
 
-@pytest.fixture(scope="module")
-def smoke_cfg():
-    """config.yaml with the smoke overlay merged in, before validation (as Snakemake hands it over)."""
-    cfg = {}
-    for name in ("config.yaml", "smoke.yaml"):
-        with open(REPO / "config" / name) as fh:
-            cfg = merge_overlay(cfg, yaml.safe_load(fh))
-    return cfg
-
-
 def _set(cfg, dotted, value):
     cfg = copy.deepcopy(cfg)
     node = cfg

@@ -8,6 +8,8 @@ import hashlib
 import http.server
 import os
 import socket
+import subprocess
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -280,10 +282,7 @@ def test_epoch_permutation_depends_only_on_seed_and_epoch():
 RULES = REPO / "workflow" / "rules"
 
 
-def _snakemake(workdir: Path, data_cfg: dict, *args) -> "subprocess.CompletedProcess":
-    import subprocess
-    import sys
-
+def _snakemake(workdir: Path, data_cfg: dict, *args) -> subprocess.CompletedProcess:
     import yaml
 
     (workdir / "config.yaml").write_text(yaml.safe_dump({"data": data_cfg}))

@@ -1,24 +1,14 @@
-"""Unusable estimators: rejected by the config check (unit quantizer) or, for what only shows on a
-real layer's range m, when the model is built, naming the key and the parameter."""
+"""Unusable estimators: rejected by the config check (parameters; the constants' estimators on their
+layers) or, for what only shows on a QAT layer's real range m, when the model is built, naming the
+key and the parameter."""
 
 import copy
 
 import pytest
 import torch
-import yaml
 from fault_chain import Chain, assert_nothing_complete, qat_json
-from helpers import REPO
 
-from stelab.config import ConfigError, merge_overlay, validate_config
-
-
-@pytest.fixture(scope="module")
-def smoke_cfg():
-    cfg = {}
-    for name in ("config.yaml", "smoke.yaml"):
-        with open(REPO / "config" / name) as fh:
-            cfg = merge_overlay(cfg, yaml.safe_load(fh))
-    return cfg
+from stelab.config import ConfigError, validate_config
 
 
 BAD_CONFIG = [
