@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "stelab.commands.data",
     "stelab.commands.figures",
     "stelab.commands.qat",
+    "stelab.commands.record",
     "stelab.commands.report",
     "stelab.commands.theory",
 )

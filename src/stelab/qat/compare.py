@@ -99,7 +99,7 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, sca
             diff = {f"diff_{k}": v for k, v in diff.items()}
             pair_rows.append({**dict(zip(KEY, key)), "pair": pair,
                               "diverged": _diverged(ref) or _diverged(branches[other]), "E_bar": pm["E_bar"],
-                              "E_bar_path": pm["E_bar_path"], "agreement": pm["agreement"],
+                              "E_bar_m": pm["E_bar_m"], "E_bar_path": pm["E_bar_path"], "agreement": pm["agreement"],
                               "n_weights": pm["n_weights"], **diff})
     runs = pd.DataFrame(run_rows)
     pairs = pd.DataFrame(pair_rows)
@@ -132,7 +132,8 @@ def track_pairs(groups: dict, snapshot_paths) -> pd.DataFrame:
             for r in tracked_pair_metrics(by_variant["qhat"], by_variant[other], qs,
                                           maps if use_map else None, from_step=int(run.fork_step), path_b=path):
                 rows.append({**dict(zip(KEY, key)), "pair": pair, **r})
-    return pd.DataFrame(rows, columns=[*KEY, "pair", "step", "E_bar", "E_bar_path", "agreement", "n_weights"])
+    return pd.DataFrame(rows, columns=[*KEY, "pair", "step", "E_bar", "E_bar_m", "E_bar_path", "agreement",
+                                       "n_weights"])
 
 
 def scatter_arrays(groups: dict, n_points: int, bits: int | None = None) -> dict:

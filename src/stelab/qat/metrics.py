@@ -7,7 +7,8 @@ length w_max − w_min (= 2m for the range layout)::
     every other pair (Adam baseline, lr-tweak, unadjusted):             E = |w_a − w_b| / (2m)
 
 so that E⁽⁰⁾ = 0 at the fork for every pair. Ē is the mean of E over all quantized weights of
-the model, in percent (the paper's text, §6.2). The first author's code (``mschoenb97/experiments``,
+the model, in percent (the paper's text, §6.2); ``E_bar_m`` is the same mean with each weight's
+difference divided by m instead of 2m (the per-weight normaliser of the authors' code). The first author's code (``mschoenb97/experiments``,
 ``compute_distance_metric``) normalises differently: ``E_bar_path`` is, in percent,
 
     Σ_layers Σ_w |M(w_Q̂) − w_STE| / m_layer   ÷   Σ_steps Σ_layers Σ_w |Δw_STE| / m_layer
@@ -52,7 +53,10 @@ def half_range(quantizer) -> float:
 
 def pair_metrics(weights_a: dict, weights_b: dict, quantizers: dict, maps: dict | None = None,
                  path_b: float | None = None) -> dict:
-    """Ē (%), path-normalised Ē (%) and quantized agreement (%) over all quantized weights of two models.
+    """Ē in three normalisations (%) and quantized agreement (%) over all quantized weights of two models.
+
+    ``E_bar`` = mean |Δw|/(2m) (range length, §6.2's text), ``E_bar_m`` = mean |Δw|/m (the
+    authors' per-weight normaliser ``max_val`` without the path ratio), ``E_bar_path`` (their code).
 
     ``weights_*``: {name: latent weight tensor}; ``quantizers``: {name: UniformQuantizer};
     ``maps``: {name: WeightMap} applied to ``weights_a`` first (the SGD baseline pair), or None;
@@ -73,8 +77,8 @@ def pair_metrics(weights_a: dict, weights_b: dict, quantizers: dict, maps: dict 
     if count == 0:
         raise ValueError("no quantized weights to compare")
     e_path = 100.0 * err_half / path_b if path_b else float("nan")
-    return {"E_bar": 100.0 * err_sum / count, "E_bar_path": e_path, "agreement": 100.0 * agree / count,
-            "n_weights": count}
+    return {"E_bar": 100.0 * err_sum / count, "E_bar_m": 100.0 * err_half / count, "E_bar_path": e_path,
+            "agreement": 100.0 * agree / count, "n_weights": count}
 
 
 class PathLength:
