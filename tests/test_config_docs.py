@@ -14,7 +14,7 @@ import pytest
 from helpers import REPO
 from stelab.cli import main
 from stelab.config import load_schema
-from stelab.config_docs import render_config_docs
+from stelab.report.config_docs import render_config_docs
 
 README = REPO / "config" / "README.md"
 ROW = re.compile(r"^\| `(?P<path>[^`]+)` \| (?P<type>.*?) \| (?P<meaning>.*) \|$")

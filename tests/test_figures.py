@@ -19,7 +19,7 @@ from matplotlib.colors import to_hex, to_rgba
 from stelab.cli import main
 from stelab.commands.figures import CONSTANTS_FIGURES, QAT_FIGURES, THEORY_FIGURES, error_curves_figure
 from stelab.constants.plots import plot_estimators, plot_weight_maps
-from stelab.figures import FIGURE_FORMATS, NEUTRALS, palette, save_figure, theme_rc
+from stelab.report.theme import FIGURE_FORMATS, NEUTRALS, palette, save_figure, theme_rc
 from stelab.qat.plots import plot_lr_sweep, plot_tracking, plot_weight_scatter
 from stelab.theory.plots import (
     plot_bridge,
@@ -214,7 +214,7 @@ def test_a_notebook_shows_every_figure(tmp_path):
     from nbclient import NotebookClient
 
     plateau_table().to_csv(tmp_path / "plateau.tsv", sep="\t", index=False)
-    cells = ["import pandas as pd\nfrom stelab.figures import apply_theme\nfrom stelab.theory.plots import plot_plateau"
+    cells = ["import pandas as pd\nfrom stelab.report.theme import apply_theme\nfrom stelab.theory.plots import plot_plateau"
              "\napply_theme()\nt = pd.read_csv('plateau.tsv', sep='\\t')"] + ["fig = plot_plateau(t)"] * 3
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from stelab.cli import main
-from stelab.latex import column_format, latex_escape, latex_tabular, write_latex_table
+from stelab.report.latex import column_format, latex_escape, latex_tabular, write_latex_table
 
 PDFLATEX = shutil.which("pdflatex")
 DOCUMENT = r"""\documentclass{article}

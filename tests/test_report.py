@@ -17,7 +17,7 @@ from PIL import Image
 
 from helpers import REPO
 from stelab.cli import main
-from stelab.report_index import build_index
+from stelab.landing import build_index
 
 TABLE4 = """\
 experiment,bits,optimizer,pair,E_bar_mean,E_bar_sd,E_bar_paper,agreement_mean,agreement_sd,agreement_paper,n_seeds

@@ -25,8 +25,8 @@ import math
 import numpy as np
 import torch
 
-from .estimator_base import Estimator
-from .estimator_zoo import PWL, STE, TanhFamily
+from .estimators.base import Estimator
+from .estimators.zoo import PWL, STE, TanhFamily
 from .estimators import get_estimator, validate_estimator
 from .optimizers import ADAPTIVE, check_optimizer
 from .quantizers import UniformQuantizer

@@ -83,7 +83,7 @@ def write_json(path, obj) -> None:
 
 
 def write_table(path, df, **kwargs) -> None:
-    """Write a DataFrame as TSV (``.tsv``) or CSV (``.csv``), atomically (LaTeX: :mod:`stelab.latex`)."""
+    """Write a DataFrame as TSV (``.tsv``) or CSV (``.csv``), atomically (LaTeX: :mod:`stelab.report.latex`)."""
     suffix = Path(path).suffix
     with atomic_path(path) as tmp:
         if suffix == ".tsv":

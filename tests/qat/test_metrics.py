@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stelab.equivalence import WeightMap
+from stelab.qat import claims as qc
 from stelab.qat import tables as qt
 from stelab.qat.metrics import (alignment_error, final_metrics, loglog_slope, metric_differences, pair_metrics,
                                 tracked_pair_metrics, uses_weight_map)
@@ -101,8 +102,9 @@ def test_tables_mean_sd_and_paper_columns():
     assert t5.loc[0, "train_acc_mean"] == pytest.approx(91.0) and t5.loc[0, "train_acc_paper"] == 97.05
     assert t5.loc[2, "train_acc_mean"] == pytest.approx(0.1)
     shown = qt.display_table(t4, qt.TABLE4_DISPLAY)
-    assert shown.loc[0, "Ē (% of range)"] == "0.600 ± 0.100"
-    claims = qt.claims(t4).iloc[0]
+    assert shown.loc[0, "Ē = mean |Δw|/2m (%)"] == "0.600 ± 0.100"
+    assert shown.loc[0, "mean |Δw|/m (%)"] == "1.200 ± 0.200"
+    claims = qc.claims(t4).iloc[0]
     assert claims["claim_A"] and claims["claim_B"]
     assert claims["ratio_baseline_to_lrtweak"] == pytest.approx(0.6 / 0.7)
 

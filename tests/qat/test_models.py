@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from stelab.estimators import get_estimator
-from stelab.qat.models import (MnistConvNet, build_model, build_quantized_model, estimator_spec, quantize_parameters,
+from stelab.estimators import estimator_spec, get_estimator
+from stelab.qat.models import (MnistConvNet, build_model, build_quantized_model, quantize_parameters,
                                quantized_layers, select_parameters, set_estimators)
 
 HTGE = {"name": "htge", "k0": 5.5}

@@ -10,7 +10,7 @@ from stelab.commands.figures import (
     THEORY_FIGURES,
     error_curves_figure,
 )
-from stelab.figures import FIGURE_FORMATS
+from stelab.report.theme import FIGURE_FORMATS
 
 FIGURES_DIR = "results/figures"
 FIGURE_SUBCATEGORY = {

@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..config import SCHEMA_PATH, load_schema
-    from ..config_docs import REGENERATE, render_config_docs
+    from ..report.config_docs import REGENERATE, render_config_docs
     from ..io import write_bytes
 
     config_dir = Path(args.config_dir) if args.config_dir else SCHEMA_PATH.parents[2] / "config"

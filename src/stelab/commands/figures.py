@@ -1,7 +1,7 @@
 """``stelab figures constants|qat|theory``: every report figure as PDF, SVG and PNG files for a paper.
 
 Each subcommand reads the results files the report notebooks read, draws them with the track's plot
-functions (under the theme of :mod:`stelab.figures`) and writes ``OUT_DIR/<name>.{pdf,svg,png}``
+functions (under the theme of :mod:`stelab.report.theme`) and writes ``OUT_DIR/<name>.{pdf,svg,png}``
 atomically. The figure names are defined here once (the rule file ``workflow/rules/figures.smk``
 imports them); which figures are written follows from the inputs given.
 """
@@ -104,7 +104,7 @@ def _draw(out_dir: str, name: str, plot, *inputs: str) -> None:
     """Draw one figure and save it; a plot error names the input files."""
     import matplotlib.pyplot as plt
 
-    from ..figures import save_figure
+    from ..report.theme import save_figure
 
     try:
         fig = plot()

@@ -47,7 +47,7 @@ def register(sub) -> None:
 
 
 def run_notebook(args) -> int:
-    from ..report import execute_notebook
+    from ..report.notebooks import execute_notebook
 
     try:
         parameters = json.loads(args.parameters)
@@ -58,7 +58,7 @@ def run_notebook(args) -> int:
 
 
 def run_index(args) -> int:
-    from ..report_index import build_index
+    from ..landing import build_index
 
     build_index(out=args.out, title=args.title, pages=args.pages, executed=args.executed, table4=args.table4,
                 app_h=args.app_h, gaps=args.gaps)

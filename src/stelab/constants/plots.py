@@ -1,5 +1,5 @@
 """Figures of the estimator zoo: Fig. 1 of paper A (arXiv 2405.05171, §3: Q̂ and Q̂') and the weight map
-M(w) of §5.1 (eq. 4) with α, drawn under the workflow's theme (:mod:`stelab.figures`).
+M(w) of §5.1 (eq. 4) with α, drawn under the workflow's theme (:mod:`stelab.report.theme`).
 
 Weights and quantizer outputs are in units of the range half-width m (the curves are computed with
 m = 1); Q̂' and M'(w) are dimensionless.
@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from ..figures import NEUTRALS, color, themed
+from ..report.theme import NEUTRALS, color, themed
 
 W_LABEL = "latent weight w (units of m)"
 

@@ -27,8 +27,9 @@ import dataclasses
 import torch
 
 from ..equivalence import WeightMap
+from ..estimators import estimator_spec
 from .checkpoints import load_into
-from .models import estimator_spec, quantized_layers
+from .models import quantized_layers
 from .settings import LR_TWEAK, STE_LR_SCOPES, VARIANTS
 
 

@@ -3,8 +3,8 @@
 Paper A (arXiv 2405.05171) §6.1 trains on MNIST and ImageNet. MNIST (:func:`prepare_data`)
 lives in memory as float tensors (no DataLoader); the ResNets
 (:data:`stelab.qat.settings.RESNETS`) read an ImageFolder through DataLoaders
-(:func:`imagefolder_data`) whose sampler draws the same (seed, epoch) order. The per-epoch
-evaluation gives the train/val loss and accuracy of Table 5.
+(:func:`imagefolder_data`) whose sampler draws the same (seed, epoch) order. Their evaluation
+is :mod:`stelab.qat.evaluation`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from ..data.imagefolder import check_imagefolder, imagefolder_loaders, imagefolder_transforms
-from .device import to_device
 from .settings import RunSettings
 
 
@@ -91,38 +89,3 @@ def imagefolder_data(root, run: RunSettings, workers: int = 0, pin_memory: bool 
     val = loaders.val if not run.val_subset else loader(_spaced(loaders.val.dataset, run.val_subset))
     eval_train = _spaced(ImageFolder(Path(root) / "train", transform=val_tf), run.eval_train_subset)
     return {"train": loaders.train, "val": val, "eval_train": loader(eval_train)}
-
-
-#: examples per forward pass of :func:`evaluate` (inference needs no activations kept for a backward)
-EVAL_BATCH = 1000
-
-
-@torch.inference_mode()
-def evaluate_loader(model: nn.Module, loader, run: RunSettings, device) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` over a DataLoader of (images, labels), eval mode, inference mode."""
-    was = model.training
-    model.eval()
-    loss, correct, n = 0.0, 0, 0
-    for x, y in loader:
-        y = y.to(device, non_blocking=True)
-        out = model(to_device(x, run, device)).float()
-        loss += float(nn.functional.cross_entropy(out, y, reduction="sum"))
-        correct += int((out.argmax(1) == y).sum())
-        n += len(y)
-    model.train(was)
-    return loss / max(n, 1), correct / max(n, 1)
-
-
-@torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on (x, y) in eval mode, ``batch_size`` examples at a time
-    under ``torch.inference_mode`` (no autograd bookkeeping)."""
-    was = model.training
-    model.eval()
-    loss, correct = 0.0, 0
-    for i in range(0, len(y), batch_size):
-        out = model(x[i : i + batch_size])
-        loss += float(nn.functional.cross_entropy(out, y[i : i + batch_size], reduction="sum"))
-        correct += int((out.argmax(1) == y[i : i + batch_size]).sum())
-    model.train(was)
-    return loss / max(len(y), 1), correct / max(len(y), 1)

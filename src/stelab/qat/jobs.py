@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from ..io import atomic_path, atomic_paths, write_json, write_table
-from ..latex import write_latex_table
+from ..report.latex import write_latex_table
 from .checkpoints import (CheckpointError, checkpoint_digest, init_checkpoint, load_checkpoint, save_checkpoint,
                           verify_loadable)
 from .device import device_name, pick_device
@@ -204,7 +204,7 @@ def compare(*, runs, snapshots, runs_out, pairs_out, tracking_out, scatter_out, 
 
 
 def write_tables(*, pairs, runs, out_dir) -> None:
-    """Tables 3–5 and the lr sweep as .csv, .tsv and .tex (:mod:`stelab.latex`: compiles with pdflatex),
+    """Tables 3–5 and the lr sweep as .csv, .tsv and .tex (:mod:`stelab.report.latex`: compiles with pdflatex),
     plus the sweep's log-log fit (JSON)."""
     import pandas as pd
 

@@ -25,7 +25,7 @@ from ..progress import Progress
 from .checkpoints import export_checkpoint, load_into, save_checkpoint
 from .device import autocast, configure_backends, pick_device, to_device
 from .divergence import DivergenceMonitor
-from .inputs import evaluate, evaluate_loader
+from .evaluation import evaluate, evaluate_loader
 from .malloc import keep_heap
 from .metrics import PathLength
 from .models import plain_named_parameters, quantized_layers

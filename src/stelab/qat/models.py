@@ -186,12 +186,6 @@ def set_estimators(model: nn.Module, estimators) -> None:
         pq.estimator = get_estimator(spec)
 
 
-def estimator_spec(est: Estimator) -> dict:
-    """Config form {"name": ..., **params} of an estimator (round-trips through get_estimator)."""
-    params = {k: v for k, v in est.params().items() if v is not None}
-    return {"name": est.name, **params}
-
-
 def build_quantized_model(model_spec: dict | None, quant_spec: dict, estimators, seed: int) -> nn.Module:
     """Float model from ``seed`` with ``quant_spec`` = {bits, layout, params} quantization applied."""
     model = build_model(model_spec, seed)

@@ -1,6 +1,6 @@
 """Figures of the QAT report (paper A, arXiv 2405.05171): Fig. 3 (App. J), Ē and quantized
 agreement over training (§6.2 metrics, the App. I future-work item), Ē against η; drawn under
-the workflow's theme (:mod:`stelab.figures`).
+the workflow's theme (:mod:`stelab.report.theme`).
 
 Ē comes in up to two normalisations, each drawn where its column holds values: ``E_bar`` (§6.2:
 mean |ΔE⁽ᵀ⁾| as a percentage of the layer's representable range) and ``E_bar_path`` (as a
@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..figures import NEUTRALS, color, log_axis, themed
+from ..report.theme import NEUTRALS, color, log_axis, themed
 from ..optimizers import OPTIMIZERS
 from .paper_values import PAPER_BITS
 from .settings import LR_TWEAK, PAIRS

@@ -159,8 +159,7 @@ _COPIED_KEYS = tuple(k for k in RUN_KEYS if k in _RUN_FIELDS and k != "estimator
 def make_run(estimator, n_train: int, **fields) -> RunSettings:
     """A run with ``estimator`` (a name or spec, checked and normalised) for every quantized
     parameter, ``n_train`` training examples and ``fields`` in place of the defaults."""
-    from ..estimators import get_estimator
-    from .models import estimator_spec
+    from ..estimators import estimator_spec, get_estimator
 
     unknown = sorted(set(fields) - set(_RUN_FIELDS))
     if unknown:

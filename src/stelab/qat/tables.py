@@ -1,7 +1,9 @@
 """Tables 3–5 and the learning-rate sweep from per-seed comparison rows (paper A, arXiv 2405.05171, §6.3).
 
-Ē is given in both normalisations of :mod:`stelab.qat.metrics`: ``E_bar`` (% of the range,
-the paper's text) and ``E_bar_path`` (% of the distance travelled, the authors' code). Mean ± sd
+Ē is given in the three normalisations of :mod:`stelab.qat.metrics`: ``E_bar`` = mean |Δw|/(2m)
+(% of the range, the paper's text), ``E_bar_m`` = mean |Δw|/m (the per-weight normaliser of the
+authors' code) and ``E_bar_path`` (% of the distance travelled, the authors' code). Table 4 compares
+with the paper in :data:`stelab.qat.paper_values.COMPARED_AS` (``E_bar_over_paper``). Mean ± sd
 over seeds with the paper's MNIST numbers (:mod:`stelab.qat.paper_values`) in
 adjacent columns; rows in the order of :data:`stelab.optimizers.OPTIMIZERS` and
 :data:`stelab.qat.settings.PAIRS`. The sweep fits log Ē against log η: the per-step growth of
@@ -35,8 +37,14 @@ def _left_out(n_diverged: int) -> str:
     return f" [{n_diverged} diverged, left out]" if n_diverged else ""
 
 
+E_BARS = ("E_bar", "E_bar_m", "E_bar_path")
+
+
 def _with_path(pairs: pd.DataFrame) -> pd.DataFrame:
-    """``pairs`` with an ``E_bar_path`` column (NaN for rows compared before it existed)."""
+    """``pairs`` with every Ē column: ``E_bar_m`` = 2·``E_bar`` (exact: both divide by the same half-range; rows
+    compared before it existed), ``E_bar_path`` NaN where it was not measured."""
+    if "E_bar_m" not in pairs:
+        pairs = pairs.assign(E_bar_m=2.0 * pairs["E_bar"])
     return pairs if "E_bar_path" in pairs else pairs.assign(E_bar_path=np.nan)
 
 
@@ -50,21 +58,22 @@ def _paper(table: dict, bits, optimizer, key, field):
 
 
 def table4(pairs: pd.DataFrame) -> pd.DataFrame:
-    """Table 4: Ē (both normalisations) and quantized agreement per (bits, optimizer, pair), mean and sd over
-    seeds, paper beside."""
+    """Table 4: Ē (three normalisations) and quantized agreement per (bits, optimizer, pair), mean and sd over
+    seeds, paper beside; ``E_bar_over_paper``: our Ē in the normalisation :data:`pv.COMPARED_AS` over the paper's."""
     main = _with_path(pairs[pairs["sweep_factor"] == 1.0])
-    t = _mean_sd(main, ("bits", "optimizer", "pair"), ("E_bar", "E_bar_path", "agreement"))
+    t = _mean_sd(main, ("bits", "optimizer", "pair"), (*E_BARS, "agreement"))
     several = t["bits"].nunique() > 1
     t["experiment"] = [f"{p} ({pv.OPTIMIZER_LABEL.get(o, o)})" + (f", {b} bit" if several else "") + _left_out(n)
                        for b, o, p, n in zip(t["bits"], t["optimizer"], t["pair"], t["n_diverged"])]
     t["E_bar_paper"] = [_paper(pv.TABLE4_MNIST, b, o, p, "E_bar") for b, o, p in zip(t["bits"], t["optimizer"], t["pair"])]
     t["agreement_paper"] = [_paper(pv.TABLE4_MNIST, b, o, p, "agreement")
                             for b, o, p in zip(t["bits"], t["optimizer"], t["pair"])]
+    t["E_bar_over_paper"] = t[f"{pv.COMPARED_AS}_mean"] / t["E_bar_paper"]
     t = t.sort_values(["bits", "optimizer", "pair"], key=lambda c: c.map(_PAIR_ORDER) if c.name == "pair" else (
         c.map(_OPT_ORDER) if c.name == "optimizer" else c))
-    return t[["experiment", "bits", "optimizer", "pair", "E_bar_mean", "E_bar_sd", "E_bar_path_mean",
-              "E_bar_path_sd", "E_bar_paper", "agreement_mean", "agreement_sd", "agreement_paper", "n_seeds",
-              "n_diverged"]].reset_index(drop=True)
+    return t[["experiment", "bits", "optimizer", "pair", "E_bar_mean", "E_bar_sd", "E_bar_m_mean", "E_bar_m_sd",
+              "E_bar_path_mean", "E_bar_path_sd", "E_bar_paper", "E_bar_over_paper", "agreement_mean",
+              "agreement_sd", "agreement_paper", "n_seeds", "n_diverged"]].reset_index(drop=True)
 
 
 def table3(pairs: pd.DataFrame, optimizer: str = "momentum") -> pd.DataFrame:
@@ -75,8 +84,8 @@ def table3(pairs: pd.DataFrame, optimizer: str = "momentum") -> pd.DataFrame:
     t["ratio_to_baseline"] = [e / base[b] if b in base.index else np.nan for b, e in zip(t["bits"], t["E_bar_mean"])]
     t["description"] = [pv.TABLE3_TEXT[p][0] for p in t["pair"]]
     t["interpretation"] = [pv.TABLE3_TEXT[p][1] for p in t["pair"]]
-    return t[["bits", "pair", "description", "E_bar_mean", "E_bar_sd", "E_bar_path_mean", "E_bar_path_sd",
-              "E_bar_paper", "ratio_to_baseline",
+    return t[["bits", "pair", "description", "E_bar_mean", "E_bar_sd", "E_bar_m_mean", "E_bar_m_sd",
+              "E_bar_path_mean", "E_bar_path_sd", "E_bar_paper", "E_bar_over_paper", "ratio_to_baseline",
               "interpretation", "n_seeds", "n_diverged"]].reset_index(drop=True)
 
 
@@ -121,7 +130,7 @@ def lr_sweep(pairs: pd.DataFrame, pair: str = "baseline") -> tuple[pd.DataFrame,
     swept = df.groupby(["bits", "optimizer"])["sweep_factor"].nunique()
     keep = set(swept[swept >= 2].index)
     df = df[[(b, o) in keep for b, o in zip(df["bits"], df["optimizer"])]]
-    t = _mean_sd(df, ("bits", "optimizer", "sweep_factor"), ("E_bar", "E_bar_path", "agreement"))
+    t = _mean_sd(df, ("bits", "optimizer", "sweep_factor"), (*E_BARS, "agreement"))
     t = t.sort_values(["bits", "optimizer", "sweep_factor"]).reset_index(drop=True)
     several = t["bits"].nunique() > 1
     fits = {}
@@ -159,15 +168,19 @@ def display_table(t: pd.DataFrame, columns: dict, digits: dict | None = None) ->
 
 
 TABLE3_DISPLAY = {"Bits": "bits", "Experiment": "pair", "Description": "description",
-                  "Ē (% of range)": ("E_bar_mean", "E_bar_sd"),
-                  "Ē (% of path length)": ("E_bar_path_mean", "E_bar_path_sd"), "Ē paper (%)": "E_bar_paper",
-                  "× baseline": "ratio_to_baseline", "Interpretation": "interpretation"}
-TABLE4_DISPLAY = {"Experiment": "experiment", "Ē (% of range)": ("E_bar_mean", "E_bar_sd"),
-                  "Ē (% of path length)": ("E_bar_path_mean", "E_bar_path_sd"), "Ē paper (%)": "E_bar_paper",
+                  "Ē = mean |Δw|/2m (%)": ("E_bar_mean", "E_bar_sd"), "mean |Δw|/m (%)": ("E_bar_m_mean", "E_bar_m_sd"),
+                  "Ē / path length (%)": ("E_bar_path_mean", "E_bar_path_sd"), "Ē paper (%)": "E_bar_paper",
+                  "|Δw|/m ÷ paper": "E_bar_over_paper", "× baseline": "ratio_to_baseline",
+                  "Interpretation": "interpretation"}
+TABLE4_DISPLAY = {"Experiment": "experiment", "Ē = mean |Δw|/2m (%)": ("E_bar_mean", "E_bar_sd"),
+                  "mean |Δw|/m (%)": ("E_bar_m_mean", "E_bar_m_sd"),
+                  "Ē / path length (%)": ("E_bar_path_mean", "E_bar_path_sd"), "Ē paper (%)": "E_bar_paper",
+                  "|Δw|/m ÷ paper": "E_bar_over_paper",
                   "Agreement (%)": ("agreement_mean", "agreement_sd"), "Agreement paper (%)": "agreement_paper"}
 LR_SWEEP_DISPLAY = {"Optimizer": "optimizer", "η factor": "sweep_factor",
-                    "Ē (% of range)": ("E_bar_mean", "E_bar_sd"),
-                    "Ē (% of path length)": ("E_bar_path_mean", "E_bar_path_sd"),
+                    "Ē = mean |Δw|/2m (%)": ("E_bar_mean", "E_bar_sd"),
+                    "mean |Δw|/m (%)": ("E_bar_m_mean", "E_bar_m_sd"),
+                    "Ē / path length (%)": ("E_bar_path_mean", "E_bar_path_sd"),
                     "Agreement (%)": ("agreement_mean", "agreement_sd")}
 TABLE5_DISPLAY = {"": "row", "Train acc (%)": ("train_acc_mean", "train_acc_sd"), "paper": "train_acc_paper",
                   "Train loss": ("train_loss_mean", "train_loss_sd"), "paper ": "train_loss_paper",
@@ -175,26 +188,3 @@ TABLE5_DISPLAY = {"": "row", "Train acc (%)": ("train_acc_mean", "train_acc_sd")
                   "Val loss": ("val_loss_mean", "val_loss_sd"), "paper   ": "val_loss_paper"}
 TABLE5_DIGITS = {"Train acc (%)": 2, "paper": 2, "Val acc (%)": 2, "paper  ": 2, "Train loss": 4, "paper ": 4,
                  "Val loss": 4, "paper   ": 4}
-
-
-def claims(t4: pd.DataFrame, comparable: float = 2.0, much_larger: float = 2.0) -> pd.DataFrame:
-    """Paper A's claims per optimizer from Table 4 (mean Ē over the seeds that did not diverge;
-    ``n_diverged``, when Table 4 has it, counts the pair runs left out).
-
-    A: Ē(baseline) is comparable to Ē(lr-tweak), i.e. their ratio lies in [1/comparable, comparable].
-    B: Ē(unadjusted) ≥ much_larger × Ē(baseline) (SGD only; Adam has no unadjusted pair in the paper).
-    """
-    rows = []
-    for (bits, optimizer), g in t4.groupby(["bits", "optimizer"], sort=False):
-        e = dict(zip(g["pair"], g["E_bar_mean"]))
-        row = {"bits": bits, "optimizer": optimizer}
-        if "n_diverged" in g.columns:
-            row["n_diverged"] = int(g["n_diverged"].sum())
-        if "baseline" in e and "lrtweak" in e:
-            r = e["baseline"] / e["lrtweak"]
-            row.update(ratio_baseline_to_lrtweak=r, claim_A=bool(1 / comparable <= r <= comparable))
-        if "baseline" in e and "unadjusted" in e:
-            r = e["unadjusted"] / e["baseline"]
-            row.update(ratio_unadjusted_to_baseline=r, claim_B=bool(r >= much_larger))
-        rows.append(row)
-    return pd.DataFrame(rows)

@@ -55,7 +55,7 @@ class ElementMap:
             path = params.get("path")
             if not path:
                 raise ValueError(f"{key}: a callable map needs 'path: package.module:function'")
-            from ..user_estimator import load_callable
+            from ..estimators.user import load_callable
 
             return cls(kind, params, _fn=load_callable(path))
         return cls(kind, params)

@@ -1,5 +1,5 @@
 """Figures of the theory report (paper B, arXiv 2510.10693, and this workflow's extensions); each function
-reads result tables/arrays and returns a Figure drawn under the workflow's theme (:mod:`stelab.figures`).
+reads result tables/arrays and returns a Figure drawn under the workflow's theme (:mod:`stelab.report.theme`).
 
 Figures are pyplot-managed so that the notebooks' inline backend draws them at the end of a cell.
 
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..figures import NEUTRALS, color, log_axis, themed
+from ..report.theme import NEUTRALS, color, log_axis, themed
 
 #: colour, line style and legend label of each limit equation
 THEORY_STYLE = {"pde": (color(3), "-", "PDE"), "linear_ode": (color(2), "--", "closed ODE"),

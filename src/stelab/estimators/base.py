@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import torch
 
-from .quantizers import UniformQuantizer
+from ..quantizers import UniformQuantizer
 
 
 @dataclass(frozen=True)

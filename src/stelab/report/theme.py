@@ -21,7 +21,7 @@ import functools
 import logging
 from pathlib import Path
 
-from .io import atomic_path
+from ..io import atomic_path
 
 #: the formats every figure is written in: vector for the paper (PDF, SVG), raster for the web (PNG)
 FIGURE_FORMATS = ("pdf", "svg", "png")

@@ -4,7 +4,7 @@ Paper A is arXiv 2405.05171; ``x`` is the latent weight, Δ and the levels come 
 quantizer (eq. 1). The binary estimators (EDE, ApproxSign) are written in units of the
 quantizer's range half-width m (the published formulas are the case m = 1), so that they scale
 with the layer like the others. Each class declares the allowed interval of every numeric
-parameter once, in ``parameter_ranges`` (checked on construction, :mod:`stelab.estimator_base`).
+parameter once, in ``parameter_ranges`` (checked on construction, :mod:`stelab.estimators.base`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import ClassVar
 
 import torch
 
-from .estimator_base import FINITE, POSITIVE, UNIT_INTERVAL, Estimator, ParameterRange, show_value
-from .quantizers import UniformQuantizer
+from .base import FINITE, POSITIVE, UNIT_INTERVAL, Estimator, ParameterRange, show_value
+from ..quantizers import UniformQuantizer
 
 
 def _cell_phase(x, q: UniformQuantizer):

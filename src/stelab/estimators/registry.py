@@ -2,8 +2,8 @@
 
 The forward pass is always the quantizer Q (:mod:`stelab.quantizers`); an estimator only
 replaces Q's zero-almost-everywhere derivative by Q̂'(x) (paper A, arXiv 2405.05171, §2,
-eq. 2–3, App. B, Fig. 1). The interface lives in :mod:`stelab.estimator_base`, the registry's
-estimators in :mod:`stelab.estimator_zoo`, user-defined ones in :mod:`stelab.user_estimator`.
+eq. 2–3, App. B, Fig. 1). The interface lives in :mod:`stelab.estimators.base`, the registry's
+estimators in :mod:`stelab.estimators.zoo`, user-defined ones in :mod:`stelab.estimators.user`.
 
 Registry (``x`` is the latent weight, Δ and the levels come from the quantizer, eq. 1):
 
@@ -27,17 +27,17 @@ Registry (``x`` is the latent weight, Δ and the levels come from the quantizer,
 =============  ================================================================================
 
 A dotted path ``"package.module:function"`` names a user-defined estimator instead
-(:class:`~stelab.user_estimator.UserEstimator`).
+(:class:`~stelab.estimators.user.UserEstimator`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from .estimator_base import Estimator
-from .estimator_zoo import DSQ, EDE, MAD, PWL, STE, ApproxSign, SigmoidSum, TanhFamily
-from .quantizers import UniformQuantizer
-from .user_estimator import UserEstimator, is_dotted_path
+from .base import Estimator
+from .zoo import DSQ, EDE, MAD, PWL, STE, ApproxSign, SigmoidSum, TanhFamily
+from ..quantizers import UniformQuantizer
+from .user import UserEstimator, is_dotted_path
 
 REGISTRY: dict[str, type[Estimator]] = {
     "ste": STE,
@@ -100,6 +100,12 @@ def get_estimator(spec) -> Estimator:
     raise ValueError(
         f"unknown estimator {name!r}; allowed: {sorted(REGISTRY)} or a dotted path 'package.module:function'"
     )
+
+
+def estimator_spec(est: Estimator) -> dict:
+    """Config form {"name": ..., **params} of an estimator (round-trips through get_estimator)."""
+    params = {k: v for k, v in est.params().items() if v is not None}
+    return {"name": est.name, **params}
 
 
 def validate_estimator(estimator: Estimator | str | dict, quantizer: UniformQuantizer) -> Estimator:

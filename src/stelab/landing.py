@@ -3,7 +3,7 @@
 Each section is built from one kind of results file; a section whose file the run did not produce
 (e.g. a theory-only run) shows a "not run" note instead:
 
-* claims A and B of paper A (arXiv 2405.05171, §6.3) from Table 4 via :func:`stelab.qat.tables.claims`:
+* claims A and B of paper A (arXiv 2405.05171, §6.3) from Table 4 via :func:`stelab.qat.claims.claims`:
   A holds when Ē(baseline) / Ē(lr-tweak) ∈ [1/f_A, f_A], B when Ē(unadjusted) / Ē(baseline) ≥ f_B
   (f_A = ``CLAIM_A_FACTOR``, f_B = ``CLAIM_B_FACTOR``); the same ratios of the paper's printed Ē
   sit beside ours;
@@ -110,7 +110,7 @@ def claims_section(table4) -> tuple[list[str], str]:
         note = "the QAT track is not part of this run (no Table 4)."
         return [f"Claims A and B: {_badge('na', 'not run')}"], _not_run(note)
     from .qat.paper_values import OPTIMIZER_LABEL
-    from .qat.tables import claims
+    from .qat.claims import claims
 
     t4 = _read(table4, TABLE4_COLUMNS, ",")
     kw = {"comparable": CLAIM_A_FACTOR, "much_larger": CLAIM_B_FACTOR}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 
-from .io import write_text
+from ..io import write_text
 
 #: Unicode → math-mode LaTeX (longest match first: Q̂' before Q̂, L′ before ′)
 MATH = {
@@ -76,7 +76,7 @@ def _plain(text: str, where: str) -> list[tuple[str, str]]:
     bad = sorted({ch for ch in text if ord(ch) > 127})
     if bad:
         names = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in bad)
-        raise ValueError(f"{where}: {names} has no LaTeX form in stelab.latex (add it to MATH or TEXT)")
+        raise ValueError(f"{where}: {names} has no LaTeX form in stelab.report.latex (add it to MATH or TEXT)")
     return [("text", text)] if text else []
 
 

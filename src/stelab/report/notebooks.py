@@ -2,7 +2,7 @@
 
 Notebooks only read result files and draw; their parameters are the input paths (a cell
 tagged ``parameters``). Executed copies are kept (``results/notebooks/``) for inspection and
-for the landing page (:mod:`stelab.report_index`), which links every page.
+for the landing page (:mod:`stelab.landing`), which links every page.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .io import atomic_path, write_text
+from ..io import atomic_path, write_text
 
 #: nbconvert's lab template without its CDN scripts (require.js, MathJax, Mermaid): the report works offline.
 OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}

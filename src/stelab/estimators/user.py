@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .estimator_base import Estimator
+from .base import Estimator
 
 KINDS = ("grad", "value")
 
