@@ -1,8 +1,9 @@
-"""Record commands (paper A, arXiv 2405.05171, Tables 3–5 over seeds): ``record-slice``.
+"""Record commands (paper A, arXiv 2405.05171, Tables 3–5 over seeds): ``record-slice``, ``record-tables``.
 
 ``docs/reproduction/mnist/record/run_slice.sh`` runs one (bits, seed) slice of the paper-scale
 record from a frozen copy of a commit and calls ``stelab record-slice`` to pack it for git
-(:mod:`stelab.qat.record_slice`).
+(:mod:`stelab.qat.record_slice`); ``stelab record-tables`` assembles the tables and figures from
+every slice committed so far (:mod:`stelab.qat.record`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,20 @@ def register(subparsers) -> None:
     p.add_argument("--wall", type=float, required=True, help="wall seconds of the whole slice")
     p.set_defaults(func=_record_slice)
 
+    p = subparsers.add_parser(
+        "record-tables",
+        help="assemble the record's Tables 3–5, claims with intervals and figures from its slices",
+        description=(
+            "Read every slice folder b<bits>-seed<k>/ of --record and write tables/ (Tables 3–5 as mean ± sd "
+            "with n seeds per bit width, claims A and B as geometric-mean ratios with 95 %% t-intervals and "
+            "their rule, Q̂ − STE differences with intervals, the slices' commits and wall times; CSV and "
+            "LaTeX) and figures/ (Ē over training, the Fig. 3 scatter; PDF, SVG, PNG)."
+        ),
+    )
+    p.add_argument("--record", default="docs/reproduction/mnist/record",
+                   help="the record folder (default: docs/reproduction/mnist/record)")
+    p.set_defaults(func=_record_tables)
+
 
 def _record_slice(args) -> int:
     from ..qat.record_slice import pack_slice
@@ -40,4 +55,16 @@ def _record_slice(args) -> int:
     out = pack_slice(args.run_dir, args.out, code_dir=args.code, commit=args.commit, configs=args.configs,
                      threads=args.threads, command=args.command_line, started=args.started, wall_s=args.wall)
     print(f"record slice packed in {out}")
+    return 0
+
+
+def _record_tables(args) -> int:
+    from ..qat.record import assemble_record
+
+    tables = assemble_record(args.record)
+    claims = tables["claims"]
+    for row in claims.itertuples():
+        print(f"{row.bits} bit {row.optimizer} claim {row.claim}: ratio {row.ratio:.3g} "
+              f"[{row.ratio_lo:.3g}, {row.ratio_hi:.3g}] over {row.n_seeds} seed(s): {row.verdict}")
+    print(f"record tables and figures written under {args.record}")
     return 0

@@ -170,12 +170,12 @@ def display_table(t: pd.DataFrame, columns: dict, digits: dict | None = None) ->
 TABLE3_DISPLAY = {"Bits": "bits", "Experiment": "pair", "Description": "description",
                   "Ē = mean |Δw|/2m (%)": ("E_bar_mean", "E_bar_sd"), "mean |Δw|/m (%)": ("E_bar_m_mean", "E_bar_m_sd"),
                   "Ē / path length (%)": ("E_bar_path_mean", "E_bar_path_sd"), "Ē paper (%)": "E_bar_paper",
-                  "|Δw|/m ÷ paper": "E_bar_over_paper", "× baseline": "ratio_to_baseline",
+                  "|Δw|/m over paper (×)": "E_bar_over_paper", "× baseline": "ratio_to_baseline",
                   "Interpretation": "interpretation"}
 TABLE4_DISPLAY = {"Experiment": "experiment", "Ē = mean |Δw|/2m (%)": ("E_bar_mean", "E_bar_sd"),
                   "mean |Δw|/m (%)": ("E_bar_m_mean", "E_bar_m_sd"),
                   "Ē / path length (%)": ("E_bar_path_mean", "E_bar_path_sd"), "Ē paper (%)": "E_bar_paper",
-                  "|Δw|/m ÷ paper": "E_bar_over_paper",
+                  "|Δw|/m over paper (×)": "E_bar_over_paper",
                   "Agreement (%)": ("agreement_mean", "agreement_sd"), "Agreement paper (%)": "agreement_paper"}
 LR_SWEEP_DISPLAY = {"Optimizer": "optimizer", "η factor": "sweep_factor",
                     "Ē = mean |Δw|/2m (%)": ("E_bar_mean", "E_bar_sd"),

@@ -1,0 +1,123 @@
+"""The paper-scale record assembled from its committed slices (paper A, arXiv 2405.05171, Tables 3–5).
+
+Each slice folder ``b<bits>-seed<k>/`` (:mod:`stelab.qat.record_slice`) holds the rows of one
+(bits, seed). :func:`assemble_record` concatenates every slice that exists and writes
+
+``tables/``
+    ``qat_table3``, ``qat_table4``, ``qat_table5`` (the live run's builders of
+    :mod:`stelab.qat.tables`: mean ± sd and n seeds per bits; CSV and LaTeX), ``claims`` (claims A
+    and B per optimizer and bits: geometric-mean ratio, 95 % t-interval, verdict and rule,
+    :func:`stelab.qat.claims.claims_over_seeds`; CSV and LaTeX), ``table5_diff.csv`` (Q̂ − STE with
+    intervals) and ``slices.csv`` (slice, bits, seed, commit, wall seconds, jobs);
+``figures/``
+    ``tracking`` (Ē over training, mean ± sd over seeds, at the paper's bit width) and
+    ``scatter`` (Fig. 3 from the lowest seed's sampled weights) as PDF, SVG and PNG.
+
+The slices are read, never changed; the record grows by committing more slices and running
+``stelab record-tables`` again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..io import write_table
+from ..report.latex import write_latex_table
+from . import claims as qc
+from . import paper_values as pv
+from . import tables as qt
+
+SLICE_NAME = re.compile(r"^b(\d+)-seed(\d+)$")
+RECORD_TABLES = ("qat_table3", "qat_table4", "qat_table5", "claims")
+CLAIMS_DISPLAY = {"Bits": "bits", "Optimizer": "optimizer", "Claim": "claim", "Ratio (geometric mean)": "ratio",
+                  "95 % low": "ratio_lo", "95 % high": "ratio_hi", "Seeds": "n_seeds", "Verdict": "verdict"}
+
+
+def slice_dirs(record_dir) -> list[Path]:
+    """The slice folders of ``record_dir`` that hold a provenance.json, by (bits, seed)."""
+    found = []
+    for d in Path(record_dir).iterdir():
+        m = SLICE_NAME.match(d.name)
+        if m and (d / "provenance.json").is_file():
+            found.append((int(m.group(1)), int(m.group(2)), d))
+    return [d for _, _, d in sorted(found)]
+
+
+def load_record(record_dir) -> dict:
+    """{"runs", "pairs", "tracking", "scatter", "slices"} DataFrames over every slice of ``record_dir``.
+
+    A slice whose rows name another (bits, seed) than its folder is refused (ValueError naming it).
+    """
+    parts: dict = {k: [] for k in ("runs", "pairs", "tracking", "scatter")}
+    slices = []
+    for d in slice_dirs(record_dir):
+        bits, seed = map(int, SLICE_NAME.match(d.name).groups())
+        for name in ("runs", "pairs", "tracking"):
+            df = pd.read_csv(d / f"{name}.tsv", sep="\t")
+            if not df.empty and (set(df["bits"]) != {bits} or set(df["seed"]) != {seed}):
+                raise ValueError(f"{d / f'{name}.tsv'}: rows for bits {sorted(set(df['bits']))}, seeds "
+                                 f"{sorted(set(df['seed']))}, but the folder is {d.name}")
+            parts[name].append(df)
+        parts["scatter"].append(pd.read_csv(d / "scatter.tsv", sep="\t").assign(bits=bits, seed=seed))
+        prov = json.loads((d / "provenance.json").read_text())
+        slices.append({"slice": d.name, "bits": bits, "seed": seed, "commit": prov["commit"],
+                       "wall_s": prov["wall_s"], "jobs": len(prov["job_wall_s"]),
+                       "job_wall_s_sum": round(sum(prov["job_wall_s"].values()), 1)})
+    if not slices:
+        raise ValueError(f"{record_dir}: no slice folders (b<bits>-seed<k>/ with provenance.json)")
+    out = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
+    out["slices"] = pd.DataFrame(slices)
+    return out
+
+
+def tracking_over_seeds(tracking: pd.DataFrame) -> pd.DataFrame:
+    """Ē (all normalisations) and agreement over training: mean and sd over seeds per (bits, optimizer,
+    pair, step), with ``n_seeds``."""
+    cols = [c for c in ("E_bar", "E_bar_m", "E_bar_path", "agreement") if c in tracking]
+    g = tracking.groupby(["bits", "optimizer", "pair", "step"], sort=True)[cols]
+    out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_sd")).join(g.size().rename("n_seeds"))
+    return out.reset_index()
+
+
+def scatter_dict(scatter: pd.DataFrame, bits: int, seed: int, thresholds) -> dict:
+    """The Fig. 3 arrays of one slice in the form :func:`stelab.qat.plots.plot_weight_scatter` reads."""
+    s = scatter[(scatter["bits"] == bits) & (scatter["seed"] == seed)]
+    out = {"thresholds": np.asarray(thresholds, dtype=float)}
+    for (optimizer, pair), g in s.groupby(["optimizer", "pair"]):
+        out[f"{optimizer}_{pair}_x"] = g["x"].to_numpy()
+        out[f"{optimizer}_{pair}_y"] = g["y"].to_numpy()
+    return out
+
+
+def assemble_record(record_dir) -> dict:
+    """Write ``tables/`` and ``figures/`` of ``record_dir`` from its slices; returns the tables written."""
+    from ..quantizers import UniformQuantizer
+    from ..report.theme import save_figure
+    from .plots import plot_tracking, plot_weight_scatter
+
+    record_dir = Path(record_dir)
+    rec = load_record(record_dir)
+    pairs, runs = rec["pairs"], rec["runs"]
+    tables = {"qat_table3": (qt.table3(pairs), qt.TABLE3_DISPLAY, None),
+              "qat_table4": (qt.table4(pairs), qt.TABLE4_DISPLAY, None),
+              "qat_table5": (qt.table5(runs, pairs), qt.TABLE5_DISPLAY, qt.TABLE5_DIGITS),
+              "claims": (qc.claims_over_seeds(pairs), CLAIMS_DISPLAY, None)}
+    out = record_dir / "tables"
+    for name, (df, display, digits) in tables.items():
+        write_table(out / f"{name}.csv", df)
+        write_latex_table(out / f"{name}.tex", qt.display_table(df, display, digits))
+    write_table(out / "table5_diff.csv", qc.table5_differences(pairs))
+    write_table(out / "slices.csv", rec["slices"])
+    write_table(out / "tracking.csv", tracking_over_seeds(rec["tracking"]))
+    figures = record_dir / "figures"
+    bits = pv.PAPER_BITS if pv.PAPER_BITS in set(rec["slices"]["bits"]) else int(rec["slices"]["bits"].min())
+    save_figure(plot_tracking(rec["tracking"], bits=bits), figures, "tracking")
+    seed = int(rec["slices"].loc[rec["slices"]["bits"] == bits, "seed"].min())
+    q = UniformQuantizer(bits, 1.0, "range")
+    save_figure(plot_weight_scatter(scatter_dict(rec["scatter"], bits, seed, q.thresholds)), figures, "scatter")
+    return {name: df for name, (df, _, _) in tables.items()}
