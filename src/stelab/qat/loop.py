@@ -61,12 +61,13 @@ def _evaluate(model: nn.Module, part, run: RunSettings, device) -> tuple[float, 
 def _epoch_metrics(model: nn.Module, data: dict, run: RunSettings, device, last: bool) -> dict:
     """Loss and accuracy on the training images evaluated and on the validation set (Table 5's columns).
 
-    Every epoch evaluates ``eval_train`` (``qat.eval_train_subset`` images); the run's last epoch
-    evaluates the whole training set when it is held as tensors (Table 5 reports the final value),
-    so only that one pass costs a full sweep. ``train_eval_n`` says how many images the training
-    columns cover.
+    Every epoch evaluates ``eval_train`` (``qat.eval_train_subset`` images); with
+    ``qat.eval_train_all_at_end`` the run's last epoch evaluates the whole training set when it is
+    held as tensors (Table 5 reports the final value), so only that one pass costs a full sweep.
+    ``train_eval_n`` says how many images the training columns cover.
     """
-    part = data["train"] if last and isinstance(data["train"], tuple) else data["eval_train"]
+    everything = last and run.eval_train_all_at_end and isinstance(data["train"], tuple)
+    part = data["train"] if everything else data["eval_train"]
     with autocast(run, device):
         train_loss, train_acc = _evaluate(model, part, run, device)
         val_loss, val_acc = _evaluate(model, data["val"], run, device)
@@ -93,8 +94,8 @@ def train(ckpt: dict, data: dict, stop_step: int | None = None, *, checkpoint_pa
     as DataLoaders (:func:`imagefolder_data`). Every ``checkpoint_every`` steps the state is saved
     atomically to ``checkpoint_path``; evaluation (train/val loss and accuracy) runs at the end of
     every epoch; quantized weights are snapshotted every ``run.track_every`` steps and at the
-    start and end; the last epoch's training metrics cover the whole training set
-    (``train_eval_n``). Divergence (:mod:`stelab.qat.divergence`: non-finite or exploding loss, weights
+    start and end; with ``run.eval_train_all_at_end`` the last epoch's training metrics cover the
+    whole training set (``train_eval_n``). Divergence (:mod:`stelab.qat.divergence`: non-finite or exploding loss, weights
     beyond bounds, accuracy collapsing to chance) raises DivergenceError naming the run and step, or
     with ``on_divergence="keep"`` is recorded under ``diverged`` while training goes on; the seconds
     of each epoch go to ``timings``, apart from ``history``. ``batch_hook(step, key)``,

@@ -46,7 +46,7 @@ MNIST_MODEL = "mnist_convnet"
 MODELS = (MNIST_MODEL, *RESNETS)
 #: qat config keys that determine what a training job computes (the others only affect compare/report)
 RUN_KEYS = ("model", "quantize", "estimator", "optimizers", "epochs", "batch_size", "warmup_frac", "track_every",
-            "pretrain_fraction", "train_subset", "val_subset", "eval_train_subset", "lr_tweak", "ste_lr_scope",
+            "pretrain_fraction", "train_subset", "val_subset", "eval_train_subset", "eval_train_all_at_end", "lr_tweak", "ste_lr_scope",
             "extra_bits", "image_size", "amp", "channels_last", "deterministic", "cudnn_benchmark")
 #: quantization of a run that names none: 2-bit range layout of every conv kernel (paper A §6.1)
 DEFAULT_QUANTIZE = {"bits": 2, "layout": "range", "params": ["conv*.weight"]}
@@ -86,6 +86,7 @@ class RunSettings:
     train_subset: int | None = None
     val_subset: int | None = None
     eval_train_subset: int | None = None
+    eval_train_all_at_end: bool = True
     image_size: int = 224
     amp: str = "none"
     channels_last: bool = True
