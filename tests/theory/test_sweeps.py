@@ -35,8 +35,10 @@ def gaussian_constants(bits: int | None, omega: float) -> tuple[float, float]:
     return a, c
 
 
-def direct_eps_star(lv: np.ndarray, a: float, c: float, w_star: float, eta: float, sigma: float) -> float:
-    """Self-consistent ε* of the STE stationary density for step g with levels ``lv`` (no saturation)."""
+def direct_eps_star(lv: np.ndarray, a: float, c: float, w_star: float, eta: float, sigma: float,
+                    bin_masses: bool = False):
+    """Self-consistent ε* of the STE stationary density for step g with levels ``lv`` (no saturation);
+    with ``bin_masses`` also the stationary mass of each bin at ε*."""
     th = (lv[:-1] + lv[1:]) / 2
     err = w_star**2 - 2 * a * w_star * lv + c * lv**2
 
@@ -49,12 +51,21 @@ def direct_eps_star(lv: np.ndarray, a: float, c: float, w_star: float, eta: floa
         phi = 0.0
         for j in range(1, len(lv) - 1):
             z = kappa[j] * (th[j] - th[j - 1])
-            logm[j] = phi + (math.log(math.expm1(z) / kappa[j]) if z != 0 else math.log(th[j] - th[j - 1]))
+            width = th[j] - th[j - 1]  # log ∫_0^width e^{κu} du = log((e^z − 1)/κ), computed without overflow
+            if z > 0:
+                logm[j] = phi + z + math.log(-math.expm1(-z)) - math.log(kappa[j])
+            elif z < 0:
+                logm[j] = phi + math.log(-math.expm1(z)) - math.log(-kappa[j])
+            else:
+                logm[j] = phi + math.log(width)
             phi += z
         logm[-1] = phi - math.log(-kappa[-1])
         p = np.exp(logm - special.logsumexp(logm))
-        return float(p @ err)
+        return (float(p @ err), p) if bin_masses else float(p @ err)
 
+    if bin_masses:
+        star = optimize.brentq(lambda e: F(e)[0] - e, 1e-12, 50.0, xtol=1e-14, rtol=1e-13)
+        return star, F(star)[1]
     return optimize.brentq(lambda e: F(e) - e, 1e-12, 50.0, xtol=1e-14, rtol=1e-13)
 
 
@@ -142,3 +153,24 @@ def test_stability_sweep_against_the_closed_linear_ode_and_direct_fixed_points()
         else:
             assert abs(math.log(row["sim_eps_mean"] / row["theory_eps"])) < 1.0, row
         assert row["sim_eps_max"] >= row["sim_eps_mean"]
+
+
+def test_case_run_stationary_density_against_the_direct_solution():
+    """The density case's τ → ∞ limit (``pde_eps_star``, ``pde_stationary``) against the closed-form bin masses."""
+    from stelab.theory.case_runs import run_theory
+    from stelab.theory.experiments import case_spec
+
+    q = {"kind": "quantizer", "bits": 2, "omega": 2.0}
+    cfg = theory({"weight_map": q, "input_map": q, "eta": 0.5, "sigma": 0.0},
+                 density={"tau_max": 1.0, "n_times": 5, "snapshot_taus": [1.0], "solvers": ["pde"]})
+    cfg["sim"] = {"d": 100, "seeds": [0]}
+    th = run_theory(case_spec(cfg, "density", "main"))
+    a, c = gaussian_constants(2, 2.0)
+    star, masses = direct_eps_star(levels(2, 2.0), a, c, 1.0, 0.5, 0.0, bin_masses=True)
+    assert float(th["pde_eps_star"]) == pytest.approx(star, rel=1e-6)
+    faces = th["pde_faces"]
+    cell_mass = th["pde_stationary"][0] * np.diff(faces)
+    centres = 0.5 * (faces[1:] + faces[:-1])
+    bins = np.searchsorted((levels(2, 2.0)[:-1] + levels(2, 2.0)[1:]) / 2, centres)
+    got = np.array([cell_mass[bins == j].sum() for j in range(4)])
+    np.testing.assert_allclose(got, masses, rtol=0, atol=1e-6)  # tails beyond ±L = 6 are below 1e-6 here
