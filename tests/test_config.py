@@ -87,12 +87,21 @@ def test_missing_config_file_is_named(tmp_path):
      ("data.source", "folder", "data.folder")],
 )
 def test_snakemake_refuses_bad_config_before_running(repo_copy, smoke_cfg, key, value, pattern, tmp_path):
+    """A real run (not a dry run, which writes nothing either way): the config check stops Snakemake before it
+    builds the DAG, so no job starts and nothing is written under results/ or report/."""
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(_set(smoke_cfg, key, value)))
-    proc = snakemake(repo_copy, "-n", "--cores", "1", "--configfile", str(bad))
+
+    def outputs():
+        return {p for d in ("results", "report") for p in (repo_copy / d).rglob("*") if p.is_file()}
+
+    before = outputs()
+    proc = snakemake(repo_copy, "--cores", "1", "--configfile", str(bad))
+    log = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert pattern in proc.stdout + proc.stderr
-    assert not (repo_copy / "results").exists() or not any((repo_copy / "results").rglob("*.pt"))
+    assert pattern in log
+    assert "Building DAG of jobs" not in log and "localrule" not in log and "\nrule " not in log, log[-2000:]
+    assert outputs() == before
 
 
 def test_missing_dataset_folder_is_named(repo_copy, smoke_cfg, tmp_path):
