@@ -1,7 +1,7 @@
 # stelab: the straight-through estimator in quantization-aware training, reproducibly.
 #
 #   snakemake --cores all                                   # default: real MNIST on CPU + theory
-#   snakemake --cores all --configfile config/smoke.yaml    # whole DAG on tiny data in ~2 min
+#   snakemake --cores all --configfile config/smoke.yaml    # whole DAG on tiny data (times: README)
 #   snakemake --profile profiles/slurm                      # on a Slurm GPU cluster
 #   snakemake --report report/snakemake.html                # Snakemake's own report
 #
@@ -17,12 +17,13 @@ from snakemake.utils import min_version
 min_version("8.0")
 sys.path.insert(0, str(Path(workflow.current_basedir) / "src"))
 
-from stelab.config import load_schema, validate_config
+from stelab.config import check_config_files, load_schema, validate_config
 
 
 configfile: str(Path(workflow.current_basedir) / "config" / "config.yaml")
 
 
+check_config_files(workflow.configfiles)
 validate_config(
     config,
     load_schema(

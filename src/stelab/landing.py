@@ -1,21 +1,24 @@
-"""The landing page ``report/index.html``: the verdicts at a glance, then one thumbnail per report page.
+"""The landing page ``report/index.html``: what produced it, the verdicts at a glance, then one thumbnail
+per report page.
 
-Each section is built from one kind of results file; a section whose file the run did not produce
-(e.g. a theory-only run) shows a "not run" note instead:
+It opens with the provenance line (:mod:`stelab.report.provenance`: configs, data, QAT scale, seeds,
+commit, date). Each section is built from one kind of results file; a section whose file the run did
+not produce (e.g. a theory-only run) shows a "not run" note instead:
 
-* claims A and B of paper A (arXiv 2405.05171, §6.3) from Table 4 via :func:`stelab.qat.claims.claims`:
-  A holds when Ē(baseline) / Ē(lr-tweak) ∈ [1/f_A, f_A], B when Ē(unadjusted) / Ē(baseline) ≥ f_B
-  (f_A = ``CLAIM_A_FACTOR``, f_B = ``CLAIM_B_FACTOR``); the same ratios of the paper's printed Ē
-  sit beside ours;
-* Table 4 (MNIST columns), ours beside the paper's numbers;
+* claims A and B of paper A (arXiv 2405.05171, §6.3) over seeds (:func:`stelab.qat.claims.claims_over_seeds`:
+  geometric-mean ratio, 95 % t-interval, verdict and rule), the paper's ratio beside; a run on
+  synthetic digits says "not a reproduction" instead of a verdict;
+* Table 4 (MNIST columns) in the normalisation the paper is compared in, ours beside the paper's and
+  beside the paper-scale record (``docs/reproduction/mnist/record/``) when it exists, with the scale
+  note of a run that is not at paper scale;
 * paper A App. H, L′L+/(2L−²) recomputed vs printed: a printed value counts as reproduced when a
   recomputation rounds to it, |ours − printed| ≤ ½·10^(−d) with d = ``APP_H_PRINTED_DECIMALS``;
-* paper B (arXiv 2510.10693) finite-d simulation vs the limit equations: per experiment and limit,
-  the largest max |Δε| over the cases (with that case's seed standard error for scale), the mean
-  |Δε| over the cases, and the largest Kolmogorov–Smirnov distance of the weight densities.
+* paper B (arXiv 2510.10693) finite-d simulation vs the limit equations, each gap with its verdict,
+  rule and scale (:mod:`stelab.theory.verdicts`) and the figure that draws it.
 
-The page is self-contained: inline CSS, thumbnails embedded as PNG data URIs, links relative to the
-page. This module reads the outputs of several tracks, so it sits above them (like ``commands``).
+Every table goes through the one renderer (:mod:`stelab.report.tables`). The page is self-contained:
+inline CSS, thumbnails embedded as PNG data URIs, links relative to the page. This module reads the
+outputs of several tracks, so it sits above them (like ``commands``).
 """
 
 from __future__ import annotations
@@ -29,11 +32,10 @@ from pathlib import Path
 import pandas as pd
 
 from .io import write_text
+from .report import provenance as prov
+from .report.tables import STYLE as TABLE_STYLE
+from .report.tables import Col, badge, to_html
 
-#: claim A: the baseline/lr-tweak ratio of Ē lies within this factor of 1
-CLAIM_A_FACTOR = 2.0
-#: claim B: Ē(unadjusted) is at least this many times Ē(baseline)
-CLAIM_B_FACTOR = 2.0
 #: App. H prints L′L+/(2L−²) with two decimals
 APP_H_PRINTED_DECIMALS = 2
 #: thumbnails are scaled down to at most this width (pixels)
@@ -44,49 +46,23 @@ DETAILS_PAGE = {"claims": "qat", "table4": "qat", "app_h": "constants", "gaps": 
 TABLE4_COLUMNS = ("experiment", "bits", "optimizer", "pair", "E_bar_mean", "E_bar_sd", "E_bar_paper",
                   "agreement_mean", "agreement_sd", "agreement_paper")
 APP_H_COLUMNS = ("case", "ours", "ours_edge_L′", "paper")
-GAP_COLUMNS = ("experiment", "case", "theory", "quantity", "max_abs_diff", "mean_abs_diff", "seed_sem", "ks")
+PAIRS_COLUMNS = ("bits", "optimizer", "pair", "seed", "sweep_factor", "E_bar", "diverged")
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;line-height:1.45;color:#222}
 h1{font-size:1.6rem} h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
-table{border-collapse:collapse;margin:.6rem 0;font-size:.92rem}
-th,td{border:1px solid #ccc;padding:.25rem .55rem;text-align:left;vertical-align:top}
-th{background:#f3f3f3} td.n{text-align:right;font-variant-numeric:tabular-nums}
-.v{display:inline-block;padding:0 .45rem;border-radius:.3rem;font-weight:600}
-.yes{background:#d8f0d8;color:#145214} .no{background:#f6d5d5;color:#7a1111} .na{background:#eee;color:#555}
+.provenance{background:#f5f7fa;border-left:4px solid #8aa;padding:.4rem .8rem;font-size:.9rem}
 .glance{background:#fafafa;border:1px solid #ddd;border-radius:.4rem;padding:.6rem 1.2rem}
 .glance li{margin:.3rem 0} .notrun{color:#555;font-style:italic} .src{color:#666;font-size:.85rem}
+.scale{color:#6b4a00;font-weight:600}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(20rem,1fr));gap:1rem}
 .card{border:1px solid #ddd;border-radius:.4rem;padding:.8rem} .card img{max-width:100%;border:1px solid #eee}
 .card p{margin:.3rem 0;color:#444;font-size:.92rem} .nofig{color:#777;font-style:italic}
-"""
+""" + TABLE_STYLE
 
 
 def _esc(text) -> str:
     return html.escape(str(text))
-
-
-def _num(value, fmt: str) -> str:
-    """A number as text, '–' when missing (never a numpy repr)."""
-    if value is None or pd.isna(value):
-        return "–"
-    return format(float(value), fmt)
-
-
-def _badge(state: str, text: str) -> str:
-    return f'<span class="v {state}">{_esc(text)}</span>'
-
-
-def _claim_badge(holds) -> str:
-    return _badge("yes", "holds") if holds else _badge("no", "fails")
-
-
-def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
-    """An HTML table; cells are HTML already, columns in ``numeric`` are right-aligned."""
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-    body = "\n".join("<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>"
-                                      for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
 def _not_run(what: str) -> str:
@@ -104,129 +80,139 @@ def _read(path, columns, sep: str) -> pd.DataFrame:
     return df
 
 
-def claims_section(table4) -> tuple[list[str], str]:
-    """(at-a-glance items, section HTML) of paper A's claims A and B from Table 4 (``table4`` CSV or None)."""
-    if table4 is None:
-        note = "the QAT track is not part of this run (no Table 4)."
-        return [f"Claims A and B: {_badge('na', 'not run')}"], _not_run(note)
-    from .qat.paper_values import OPTIMIZER_LABEL
-    from .qat.claims import claims
-
-    t4 = _read(table4, TABLE4_COLUMNS, ",")
-    kw = {"comparable": CLAIM_A_FACTOR, "much_larger": CLAIM_B_FACTOR}
-    ours = claims(t4, **kw).to_dict("records")
-    paper = claims(t4.assign(E_bar_mean=t4["E_bar_paper"]), **kw).to_dict("records")
-    rows, verdicts = [], {"A": [], "B": []}
-    for o, p in zip(ours, paper):
-        who = f"{o['optimizer']} ({OPTIMIZER_LABEL.get(o['optimizer'], o['optimizer'])})"
-        row = [_esc(who), _esc(int(o["bits"]))]
-        for claim, ratio, missing in (("A", "ratio_baseline_to_lrtweak", "no lr-tweak pair"),
-                                      ("B", "ratio_unadjusted_to_baseline", "no unadjusted pair")):
-            if pd.isna(o.get(ratio)):
-                row += ["–", _num(p.get(ratio), ".2f"), _badge("na", f"not run ({missing})")]
-                continue
-            holds = bool(o[f"claim_{claim}"])
-            verdicts[claim].append(f"{_claim_badge(holds)} {_esc(who)}, {_esc(int(o['bits']))} bit")
-            row += [_num(o[ratio], ".2f"), _num(p.get(ratio), ".2f"), _claim_badge(holds)]
-        rows.append(row)
-    header = ["Optimizer", "Bits", "Ē baseline / Ē lr-tweak", "paper", "Claim A",
-              "Ē unadjusted / Ē baseline", "paper", "Claim B"]
-    glance = [
-        f"Claim A (Ē baseline ≈ Ē lr-tweak, ratio within ×{CLAIM_A_FACTOR:g}): "
-        + ("; ".join(verdicts["A"]) or _badge("na", "not run")),
-        f"Claim B (Ē unadjusted ≥ {CLAIM_B_FACTOR:g} × Ē baseline): "
-        + ("; ".join(verdicts["B"]) or _badge("na", "not run")),
-    ]
-    text = (f"<p>Mean Ē over seeds (% of the layer's range). Claim A: replacing the STE-net by the Q̂-net "
-            f"matters about as much as a 1 % change of η (ratio in [{1 / CLAIM_A_FACTOR:g}, {CLAIM_A_FACTOR:g}]). "
-            f"Claim B: without the weight map M the nets drift apart (ratio ≥ {CLAIM_B_FACTOR:g}). "
-            "The paper's ratios come from its printed Table 4 (2-bit MNIST).</p>")
-    return glance, text + _table(header, rows, numeric={1, 2, 3, 5, 6}) + _source(table4)
+def record_summary(record) -> dict | None:
+    """The paper-scale record's tables (``record/tables/``), its seeds and commits; None when there is none."""
+    if not record:
+        return None
+    tables = Path(record) / "tables"
+    if not (tables / "slices.csv").is_file():
+        return None
+    slices = pd.read_csv(tables / "slices.csv")
+    out = {"slices": slices, "n_seeds": int(slices["seed"].nunique()),
+           "commits": sorted({str(c)[:10] for c in slices["commit"]})}
+    for name in ("qat_table4", "claims"):
+        f = tables / f"{name}.csv"
+        out[name] = pd.read_csv(f) if f.is_file() else None
+    return out
 
 
-def table4_section(table4) -> str:
-    """Table 4 (MNIST columns): Ē and quantized weight agreement, ours (mean ± sd) beside the paper's."""
+def record_line(rec: dict | None) -> str:
+    """'The record: n seeds, commit …' or 'no record yet'."""
+    if rec is None:
+        return "Paper-scale record: no record yet (docs/reproduction/mnist/record/ has no assembled tables)."
+    return (f"Paper-scale record: {rec['n_seeds']} seed{'s' if rec['n_seeds'] != 1 else ''}, "
+            f"{len(rec['slices'])} slices, commit {', '.join(rec['commits'])} (docs/reproduction/mnist/record/).")
+
+
+def claims_section(pairs, table4, facts: dict, rec: dict | None) -> tuple[list[str], str]:
+    """(at-a-glance items, section HTML) of paper A's claims A and B over seeds, the record's beside."""
+    if pairs is None:
+        note = "the QAT track is not part of this run (no comparison rows)."
+        return [f"Claims A and B: {badge('not run')}"], _not_run(note)
+    from .qat import display as qd
+    from .qat.claims import RULES, claims_over_seeds
+
+    ours = qd.claims_table(claims_over_seeds(_read(pairs, PAIRS_COLUMNS, "\t")),
+                           _read(table4, TABLE4_COLUMNS, ",") if table4 else None, facts)
+    glance = []
+    for claim in ("A", "B"):
+        rows = ours[ours["claim"] == claim]
+        items = "; ".join(f"{badge(v)} {_esc(qd.OPTIMIZER_NAMES.get(o, o))}, {b} bit"
+                          for o, b, v in zip(rows["optimizer"], rows["bits"], rows["verdict"]))
+        glance.append(f"Claim {claim} ({_esc(RULES[claim])}): {items or badge('not run')}")
+    html_out = ("<p>Claim A: replacing the STE-net by the Q̂-net moves the weights about as much as a 1 % change "
+                "of η. Claim B: without the weight map M the nets drift apart. Ratios of Ē per seed, summarised "
+                "by their geometric mean and a 95 % t-interval; the paper's ratios come from its printed Table 4 "
+                "(2-bit MNIST, no seeds).</p>" + to_html(ours, qd.CLAIMS, caption="This run.") + _source(pairs))
+    if rec is not None and rec.get("claims") is not None:
+        rc = qd.claims_table(rec["claims"], rec.get("qat_table4"), {"data_source": "download"})
+        html_out += to_html(rc, qd.CLAIMS, caption=record_line(rec), style=False)
+        glance.append("Record: " + "; ".join(f"claim {c} {badge(v)} {_esc(qd.OPTIMIZER_NAMES.get(o, o))}, {b} bit"
+                                             for c, o, b, v in zip(rc["claim"], rc["optimizer"], rc["bits"],
+                                                                   rc["verdict"])))
+    return glance, html_out
+
+
+def table4_section(table4, facts: dict, rec: dict | None) -> str:
+    """Table 4 (MNIST columns) in the compared normalisation: this run beside the paper and the record."""
     if table4 is None:
         return _not_run("the QAT track is not part of this run (no Table 4).")
-    from .qat.tables import TABLE4_DISPLAY, display_table
+    from .qat import display as qd
+    from .qat.paper_values import COMPARED_AS
 
     t4 = _read(table4, TABLE4_COLUMNS, ",")
-    columns = {**TABLE4_DISPLAY, "Seeds": "n_seeds"} if "n_seeds" in t4.columns else TABLE4_DISPLAY
-    shown = display_table(t4, columns)
-    rows = [[_esc(v) for v in r] for r in shown.itertuples(index=False, name=None)]
-    return _table(list(shown.columns), rows, numeric=set(range(1, len(shown.columns)))) + _source(table4)
-
-
+    key = ["bits", "optimizer", "pair"]
+    label = qd.E_BAR_LABELS[COMPARED_AS]
+    cols = [Col("Experiment", "experiment", "text"), Col("Ē paper (%)", "E_bar_paper", "printed"),
+            Col(f"This run: {label}", (f"{COMPARED_AS}_mean", f"{COMPARED_AS}_sd"), "pm"),
+            Col("This run ÷ paper", "E_bar_over_paper", "sig")]
+    if rec is not None and rec.get("qat_table4") is not None:
+        r4 = rec["qat_table4"][key + [f"{COMPARED_AS}_mean", f"{COMPARED_AS}_sd", "E_bar_over_paper",
+                                      "agreement_mean", "agreement_sd"]]
+        t4 = t4.merge(r4.add_prefix("record_").rename(columns={f"record_{k}": k for k in key}), on=key, how="left")
+        cols += [Col(f"Record: {label}", (f"record_{COMPARED_AS}_mean", f"record_{COMPARED_AS}_sd"), "pm"),
+                 Col("Record ÷ paper", "record_E_bar_over_paper", "sig")]
+    cols += [Col("Agreement paper (%)", "agreement_paper", "printed"),
+             Col("This run: agreement (%)", ("agreement_mean", "agreement_sd"), "pm", decimals=2)]
+    if rec is not None and rec.get("qat_table4") is not None:
+        cols.append(Col("Record: agreement (%)", ("record_agreement_mean", "record_agreement_sd"), "pm", decimals=2))
+    cols.append(Col("Seeds", "n_seeds", "int"))
+    note = f'<p class="scale">{_esc(prov.scale_note(facts))}</p>'
+    return note + to_html(t4, cols, caption=record_line(rec), style=False) + _source(table4)
 def app_h_section(app_h) -> tuple[list[str], str]:
     """(at-a-glance item, section HTML) of App. H: L′L+/(2L−²) recomputed beside the printed values."""
     if app_h is None:
-        return [f"App. H: {_badge('na', 'not run')}"], _not_run("the estimator constants are not part of this run.")
+        return [f"App. H: {badge('not run')}"], _not_run("the estimator constants are not part of this run.")
     df = _read(app_h, APP_H_COLUMNS, "\t")
     tol = 0.5 * 10.0 ** (-APP_H_PRINTED_DECIMALS) + 1e-12
-    rows, n_max, n_edge, n_any = [], 0, 0, 0
-    for r in df.to_dict("records"):
-        by_max = abs(float(r["ours"]) - float(r["paper"])) <= tol
-        by_edge = abs(float(r["ours_edge_L′"]) - float(r["paper"])) <= tol
-        n_max, n_edge, n_any = n_max + by_max, n_edge + by_edge, n_any + (by_max or by_edge)
-        label = {(True, True): "both", (True, False): "max |Q̂''| only", (False, True): "bin-edge L′ only",
-                 (False, False): "neither"}[(by_max, by_edge)]
-        rows.append([_esc(r["case"]), _num(r["paper"], f".{APP_H_PRINTED_DECIMALS}f"), _num(r["ours"], ".4f"),
-                     _num(r["ours_edge_L′"], ".4f"), _badge("yes" if by_max or by_edge else "no", label)])
-    n = len(rows)
-    glance = [f"App. H (L′L+/(2L−²)): {_badge('yes' if n_any == n else 'no', f'{n_any}/{n} reproduced')} — "
-              f"{n_max}/{n} with L′ = max |Q̂''|, {n_edge}/{n} with L′ evaluated at the bin edge"]
+    by_max = (df["ours"] - df["paper"]).abs() <= tol
+    by_edge = (df["ours_edge_L′"] - df["paper"]).abs() <= tol
+    readings = {(True, True): "both", (True, False): "max |Q̂''| only", (False, True): "bin-edge L′ only",
+                (False, False): "neither"}
+    shown = df.assign(reading=[badge(readings[(m, e)], "yes" if m or e else "no") for m, e in zip(by_max, by_edge)])
+    n, n_any = len(df), int((by_max | by_edge).sum())
+    glance = [f"App. H (L′L+/(2L−²)): {badge(f'{n_any}/{n} reproduced', 'yes' if n_any == n else 'no')} — "
+              f"{int(by_max.sum())}/{n} with L′ = max |Q̂''|, {int(by_edge.sum())}/{n} with L′ evaluated at the bin edge"]
     text = (f"<p>Reproduced: the recomputed value rounds to the printed one ({APP_H_PRINTED_DECIMALS} decimals). "
             "Two readings of L′: the Lipschitz constant of Q̂' (max |Q̂''|) and |Q̂''| at the bin edge, "
-            "where the paper evaluates it for DSQ.</p>")
-    header = ["Case", "Printed", "Ours, L′ = max |Q̂''|", "Ours, L′ at bin edge", "Reproduced by"]
-    return glance, text + _table(header, rows, numeric={1, 2, 3}) + _source(app_h)
-
-
-def gap_summary(gaps: list) -> pd.DataFrame:
-    """One row per (experiment, limit): cases, the worst case's max |Δε| and seed s.e., mean |Δε|, max KS."""
-    df = pd.concat([_read(p, GAP_COLUMNS, "\t") for p in gaps], ignore_index=True)
-    rows = []
-    for (exp, limit), g in df.groupby(["experiment", "theory"], sort=False):
-        eps = g[(g["quantity"] == "eps") & g["max_abs_diff"].notna()]
-        worst = eps.loc[eps["max_abs_diff"].idxmax()] if len(eps) else None
-        rows.append({
-            "experiment": exp, "limit": limit, "cases": int(eps["case"].nunique()),
-            "max_abs_diff": None if worst is None else float(worst["max_abs_diff"]),
-            "worst_case": "" if worst is None else str(worst["case"]),
-            "seed_sem": None if worst is None else worst["seed_sem"],
-            "mean_abs_diff": float(eps["mean_abs_diff"].mean()) if len(eps) else None,
-            "ks": g.loc[g["quantity"] != "eps", "ks"].max(),
-        })
-    return pd.DataFrame(rows, columns=["experiment", "limit", "cases", "max_abs_diff", "worst_case", "seed_sem",
-                                       "mean_abs_diff", "ks"])
+            "where the paper evaluates it for DSQ. Drawn: Fig. 1 on the estimator page.</p>")
+    cols = [Col("Case", "case", "text"), Col("Printed", "paper", "printed", decimals=APP_H_PRINTED_DECIMALS),
+            Col("Ours, L′ = max |Q̂''|", "ours", "fixed", 4), Col("Ours, L′ at bin edge", "ours_edge_L′", "fixed", 4),
+            Col("Reproduced by", "reading", "html")]
+    return glance, text + to_html(shown, cols, style=False) + _source(app_h)
 
 
 def gaps_section(gaps: list) -> tuple[list[str], str]:
-    """(at-a-glance item, section HTML) of the simulation-vs-theory gaps of every theory experiment."""
+    """(at-a-glance items, section HTML): each simulation-vs-limit gap with its verdict, rule, scale and figure."""
     if not gaps:
-        return [f"Theory gaps: {_badge('na', 'not run')}"], _not_run("the theory track is not part of this run.")
-    s = gap_summary(gaps)
-    rows = [[_esc(r["experiment"]), _esc(r["limit"]), _esc(r["cases"] or "–"), _num(r["max_abs_diff"], ".3g"),
-             _esc(r["worst_case"] or "–"), _num(r["seed_sem"], ".3g"), _num(r["mean_abs_diff"], ".3g"),
-             _num(r["ks"], ".3g")] for r in s.to_dict("records")]
+        return [f"Theory gaps: {badge('not run')}"], _not_run("the theory track is not part of this run.")
+    from .commands.figures import THEORY_FIGURES, error_curves_figure
+    from .theory.display import GAP_SUMMARY
+    from .theory.verdicts import EPS_RULE, KS_RULE, gap_summary, read_gaps
+
+    s = gap_summary(read_gaps(gaps))
+    s["figure"] = [f"{THEORY_FIGURES['bridge'] if e == 'bridge' else error_curves_figure(e)}"
+                   + (f", {THEORY_FIGURES['density']}" if e == "density" and lim != "closure" else "")
+                   for e, lim in zip(s["experiment"], s["theory"])]
     glance = []
     eps = s[s["max_abs_diff"].notna()]
     if len(eps):
         w = eps.loc[eps["max_abs_diff"].idxmax()]
-        glance.append(f"Theory: largest max |Δε| {_num(w['max_abs_diff'], '.3g')} "
-                      f"({_esc(w['experiment'])}, {_esc(w['worst_case'])}, {_esc(w['limit'])})")
+        glance.append(f"Theory: largest max |Δε| {_esc(f'{w.max_abs_diff:.3g}')} ({_esc(w['experiment'])}, "
+                      f"{_esc(w['worst_case'])}, {_esc(w['limit'])}) {badge(w['eps_verdict'])} — {_esc(EPS_RULE)}; "
+                      f"drawn in {_esc(w['figure'])}")
+        counts = eps["eps_verdict"].value_counts()
+        glance.append("Theory ε gaps: " + ", ".join(f"{badge(v)} {n}" for v, n in counts.items()))
     ks = s[s["ks"].notna()]
     if len(ks):
         w = ks.loc[ks["ks"].idxmax()]
-        glance.append(f"Theory: largest KS distance of weight densities {_num(w['ks'], '.3g')} "
-                      f"({_esc(w['experiment'])}, {_esc(w['limit'])})")
-    text = ("<p>|Δε|: seed-mean finite-d ε against each limit curve on the simulation's time grid; the seed "
-            "standard error of the worst case gives the scale of the finite-d noise (– with one seed). "
-            "KS: simulated weights vs the PDE (or stationary) density per teacher value.</p>")
-    header = ["Experiment", "Limit", "Cases", "Largest max |Δε|", "in case", "seed s.e.", "Mean |Δε|",
-              "Largest KS"]
-    sources = "".join(_source(p) for p in gaps)
-    return glance, text + _table(header, rows, numeric={2, 3, 5, 6, 7}) + sources
+        glance.append(f"Theory: largest KS distance of weight densities {_esc(f'{w.ks:.3g}')} "
+                      f"({_esc(w['experiment'])}, {_esc(w['limit'])}) {badge(w['ks_verdict'])} — {_esc(KS_RULE)}")
+    text = (f"<p>|Δε|: seed-mean finite-d ε against each limit curve on the simulation's time grid. Rules: ε "
+            f"{_esc(EPS_RULE)}; densities {_esc(KS_RULE)}. Every gap is drawn in the figure named beside it "
+            "(<code>results/figures/theory/</code>).</p>")
+    cols = GAP_SUMMARY + [Col("Drawn in", "figure", "text")]
+    return glance, text + to_html(s, cols, style=False) + "".join(_source(p) for p in gaps)
 
 
 def notebook_summary(path) -> tuple[str, str]:
@@ -282,12 +268,14 @@ def _details(section: str, stems: dict, out: Path) -> str:
     return f' <a class="src" href="{_esc(os.path.relpath(page, out.parent))}">details</a>' if page else ""
 
 
-def build_index(*, out, title: str, pages: list, executed: list, table4=None, app_h=None, gaps=()) -> None:
+def build_index(*, out, title: str, pages: list, executed: list, provenance, table4=None, pairs=None, app_h=None,
+                gaps=(), record=None) -> None:
     """Write the landing page ``out`` from the report pages, their executed notebooks and the results files.
 
-    ``pages[i]`` is the HTML rendering of the executed notebook ``executed[i]``; ``table4`` (qat_table4.csv),
-    ``app_h`` (app_h.tsv) and ``gaps`` (gaps.tsv of each theory experiment) may be absent: their sections
-    then say "not run".
+    ``pages[i]`` is the HTML rendering of the executed notebook ``executed[i]``; ``provenance`` is the
+    JSON of ``stelab report provenance``; ``table4`` (qat_table4.csv), ``pairs`` (pairs.tsv), ``app_h``
+    (app_h.tsv) and ``gaps`` (gaps.tsv of each theory experiment) may be absent: their sections then say
+    "not run"; ``record`` is the paper-scale record's folder (absent or without tables: "no record yet").
     """
     out = Path(out)
     pages, executed = [Path(p) for p in pages], [Path(p) for p in executed]
@@ -299,22 +287,27 @@ def build_index(*, out, title: str, pages: list, executed: list, table4=None, ap
         for f in (page, nb):
             if not f.is_file():
                 raise FileNotFoundError(f"landing page input {f} does not exist")
+    facts = prov.read(provenance)
+    rec = record_summary(record)
     stems = {p.stem: p for p in pages}
-    claims_glance, claims_html = claims_section(table4)
+    claims_glance, claims_html = claims_section(pairs, table4, facts, rec)
     app_h_glance, app_h_html = app_h_section(app_h)
     gaps_glance, gaps_html = gaps_section(list(gaps))
-    glance = "".join(f"<li>{item}</li>" for item in claims_glance + app_h_glance + gaps_glance)
+    scale = [] if facts.get("paper_scale") or not facts.get("qat") else [f'<span class="scale">{_esc(prov.scale_note(facts))}</span>']
+    glance = "".join(f"<li>{item}</li>" for item in scale + claims_glance + app_h_glance + gaps_glance)
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{_esc(title)}</title><style>{STYLE}</style></head>
 <body><h1>{_esc(title)}</h1>
+{prov.to_html(facts)}
 <p>Generated by the stelab workflow: paper A (Schoenbauer et al., arXiv 2405.05171) and paper B
 (Ichikawa et al., arXiv 2510.10693). Each page below is a papermill-executed notebook (executed copies under
 <code>results/notebooks/</code>); the tables summarised here are plain files under <code>results/</code>.</p>
 <section id="verdicts"><h2>At a glance</h2><ul class="glance">{glance}</ul></section>
-<section id="claims"><h2>Paper A: claims A and B (MNIST){_details("claims", stems, out)}</h2>{claims_html}</section>
-<section id="table4"><h2>Paper A Table 4 (MNIST): ours beside the paper{_details("table4", stems, out)}</h2>
-{table4_section(table4)}</section>
+<section id="claims"><h2>Paper A: claims A and B ({_esc(facts.get("data", "MNIST"))}){_details("claims", stems, out)}</h2>
+{claims_html}</section>
+<section id="table4"><h2>Paper A Table 4 (MNIST): ours beside the paper and the record{_details("table4", stems, out)}</h2>
+{table4_section(table4, facts, rec)}</section>
 <section id="app-h"><h2>Paper A App. H: recomputed vs printed{_details("app_h", stems, out)}</h2>{app_h_html}</section>
 <section id="theory-gaps"><h2>Paper B: finite-d simulation vs the limit equations{_details("gaps", stems, out)}</h2>
 {gaps_html}</section>

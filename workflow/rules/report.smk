@@ -2,9 +2,14 @@
 # parameters), kept under results/notebooks/, converted to report/{name}.html, and linked
 # from the landing page report/index.html, which also shows the verdicts at a glance from the
 # results files of the tracks this run includes (a missing track's section says "not run").
-# Include this file last: it reads NOTEBOOKS.
+# Every page opens with the provenance line of results/report/provenance.json (configs, data,
+# QAT scale, seeds, commit, date). The paper-scale record (docs/reproduction/mnist/record/, found
+# beside the Snakefile) is shown on the QAT page and the landing page once its tables exist;
+# until then both say "no record yet". Include this file last: it reads NOTEBOOKS.
 
 import shlex
+
+from stelab.report.provenance import config_names, git_commit
 
 REPORT_INDEX = "report/index.html"
 REPORT_PAGES = sorted(NOTEBOOKS)
@@ -15,6 +20,7 @@ NOTEBOOK_TEMPLATES = {
 # landing-page summaries: option of `stelab report index` → results file(s) registered by the tracks
 REPORT_SUMMARIES = {
     "table4": NOTEBOOKS.get("qat", {}).get("inputs", {}).get("table4"),
+    "pairs": NOTEBOOKS.get("qat", {}).get("inputs", {}).get("pairs"),
     "app-h": NOTEBOOKS.get("constants", {}).get("inputs", {}).get("app_h"),
     "gaps": [
         path
@@ -25,6 +31,62 @@ REPORT_SUMMARIES = {
 REPORT_SUMMARIES = {
     option: paths for option, paths in REPORT_SUMMARIES.items() if paths
 }
+PROVENANCE = "results/report/provenance.json"
+PROVENANCE_COMMIT, PROVENANCE_LOCAL_CHANGES = git_commit(workflow.basedir)
+# the training images of the QAT runs (MNIST only; their count sets the images per run)
+PROVENANCE_TRAIN_IMAGES = [
+    f for f in MNIST_FILES if "train-images" in f and "qat" in NOTEBOOKS
+][:1]
+# the committed paper-scale record: its tables folder once the assembly has written it
+RECORD_DIR = Path(workflow.basedir) / "docs" / "reproduction" / "mnist" / "record"
+RECORD_FILES = [
+    RECORD_DIR / "tables" / f"{name}.csv"
+    for name in ("qat_table3", "qat_table4", "qat_table5", "claims", "slices")
+]
+RECORD = (
+    str(RECORD_DIR) if "qat" in NOTEBOOKS and all(f.is_file() for f in RECORD_FILES) else ""
+)
+# papermill parameters of each page: its results files, the provenance, and (QAT) the record
+NOTEBOOK_PARAMETERS = {
+    name: {
+        **NOTEBOOKS[name]["inputs"],
+        "provenance": PROVENANCE,
+        **({"record": RECORD} if name == "qat" else {}),
+    }
+    for name in REPORT_PAGES
+}
+
+
+rule report_provenance:
+    input:
+        train_images=PROVENANCE_TRAIN_IMAGES,
+    output:
+        PROVENANCE,
+    log:
+        f"{LOGS}/report/provenance.log",
+    localrule: True
+    conda:
+        STELAB_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        stelab=STELAB,
+        config=as_json(config),
+        configfiles=" ".join(
+            shlex.quote(f) for f in config_names(workflow.configfiles, workflow.basedir)
+        ),
+        commit=PROVENANCE_COMMIT,
+        local_changes="--local-changes" if PROVENANCE_LOCAL_CHANGES else "",
+        train_images=lambda wildcards, input: (
+            f"--train-images {shlex.quote(input.train_images[0])}"
+            if input.train_images
+            else ""
+        ),
+    shell:
+        "{params.stelab} report provenance --config {params.config:q} --configfiles {params.configfiles} "
+        "--commit {params.commit} {params.local_changes} {params.train_images} --out {output:q} > {log:q} 2>&1"
 
 
 wildcard_constraints:
@@ -35,6 +97,8 @@ rule notebook:
     input:
         template=lambda wc: NOTEBOOK_TEMPLATES[wc.notebook],
         data=lambda wc: list(NOTEBOOKS[wc.notebook]["inputs"].values()),
+        provenance=PROVENANCE,
+        record=lambda wc: [str(f) for f in RECORD_FILES] if wc.notebook == "qat" and RECORD else [],
     output:
         executed="results/notebooks/{notebook}.ipynb",
         html=report(
@@ -53,7 +117,7 @@ rule notebook:
         runtime=20,
     params:
         stelab=STELAB,
-        parameters=lambda wc: as_json(NOTEBOOKS[wc.notebook]["inputs"]),
+        parameters=lambda wc: as_json(NOTEBOOK_PARAMETERS[wc.notebook]),
         kernel=config["report"]["kernel"],
     shell:
         "{params.stelab} report notebook --template {input.template:q} --parameters {params.parameters:q} "
@@ -68,6 +132,8 @@ rule report_index:
         },
         pages=expand("report/{notebook}.html", notebook=REPORT_PAGES),
         executed=expand("results/notebooks/{notebook}.ipynb", notebook=REPORT_PAGES),
+        provenance=PROVENANCE,
+        record=[str(f) for f in RECORD_FILES] if RECORD else [],
     output:
         REPORT_INDEX,
     log:
@@ -82,6 +148,7 @@ rule report_index:
     params:
         stelab=STELAB,
         title=config["report"]["title"],
+        record=f"--record {shlex.quote(RECORD)}" if RECORD else "",
         summaries=" ".join(
             f"--{option} "
             + " ".join(
@@ -91,4 +158,5 @@ rule report_index:
         ),
     shell:
         "{params.stelab} report index --title {params.title:q} --out {output:q} --pages {input.pages:q} "
-        "--executed {input.executed:q} {params.summaries} > {log:q} 2>&1"
+        "--executed {input.executed:q} --provenance {input.provenance:q} {params.record} {params.summaries} "
+        "> {log:q} 2>&1"

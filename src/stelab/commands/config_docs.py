@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..config import SCHEMA_PATH, load_schema
-    from ..report.config_docs import REGENERATE, render_config_docs
+    from ..report.config_docs import REGENERATE, config_files, render_config_docs, section_rows
     from ..io import write_bytes
 
     config_dir = Path(args.config_dir) if args.config_dir else SCHEMA_PATH.parents[2] / "config"
@@ -39,6 +39,10 @@ def run(args) -> int:
             raise FileNotFoundError(f"{path} does not exist; write it with {REGENERATE}")
         if path.read_text(encoding="utf-8") != text:
             raise ValueError(f"{path} is out of date with the config schema; regenerate it with {REGENERATE}")
+        schema = load_schema()
+        n_keys = sum(len(rows) for rows in section_rows(schema).values())
+        print(f"{path} is current: {n_keys} keys of {SCHEMA_PATH.name} and the {len(config_files(config_dir))} "
+              f"config files of {config_dir} checked")
     else:
         print(text, end="")
     return 0

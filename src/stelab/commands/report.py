@@ -30,20 +30,41 @@ def register(sub) -> None:
         "index",
         help="write the landing page: verdicts at a glance and a thumbnail per report page",
         description=(
-            "Write the landing page: paper A's claims A and B and Table 4 (from --table4), App. H recomputed vs "
-            "printed (--app-h), the theory gaps (--gaps), and one card per page (title, summary and first figure "
+            "Write the landing page: the provenance line (--provenance), paper A's claims A and B over seeds "
+            "(--pairs) and Table 4 (--table4) beside the paper and the record (--record), App. H recomputed vs "
+            "printed (--app-h), the theory gaps with verdicts (--gaps), and one card per page (title, summary and first figure "
             "of its executed notebook). A section whose file is not given says 'not run'. Written atomically."
         ),
     )
+    idx.add_argument("--provenance", required=True, help="provenance JSON (`stelab report provenance`)")
+    idx.add_argument("--record", help="the paper-scale record's folder, docs/reproduction/mnist/record "
+                                      "(absent, or without tables/: 'no record yet')")
     idx.add_argument("--pages", nargs="+", required=True, help="HTML report pages to link (report/NAME.html)")
     idx.add_argument("--executed", nargs="+", required=True,
                      help="the executed notebook of each page, in the same order (results/notebooks/NAME.ipynb)")
-    idx.add_argument("--table4", help="results/tables/qat_table4.csv (claims A and B, Table 4)")
+    idx.add_argument("--table4", help="results/tables/qat_table4.csv (Table 4, the paper's claim ratios)")
+    idx.add_argument("--pairs", help="results/qat/pairs.tsv (claims A and B over seeds)")
     idx.add_argument("--app-h", help="results/constants/app_h.tsv (App. H recomputed vs printed)")
     idx.add_argument("--gaps", nargs="+", default=[], help="gaps.tsv of each theory experiment")
     idx.add_argument("--out", required=True, help="index file to write")
     idx.add_argument("--title", default="stelab report", help="page title")
     idx.set_defaults(func=run_index)
+    prov = rsub.add_parser(
+        "provenance",
+        help="write what produced the report: configs, data, QAT scale, seeds, commit, date (JSON)",
+        description=(
+            "Write the provenance facts every report page opens with: the config files in merge order, the data "
+            "source, the optimizer steps and training images of one QAT run (from the config and the training "
+            "images file), subsets, bit widths, seeds, the commit and the date. Written atomically."
+        ),
+    )
+    prov.add_argument("--config", required=True, help="the merged config as one JSON object")
+    prov.add_argument("--configfiles", nargs="*", default=[], help="config files in merge order (as shown)")
+    prov.add_argument("--commit", default="unknown", help="commit of the workflow's checkout")
+    prov.add_argument("--local-changes", action="store_true", help="the checkout had uncommitted changes")
+    prov.add_argument("--train-images", help="MNIST train-images IDX file of the QAT runs (absent: no QAT track)")
+    prov.add_argument("--out", required=True, help="JSON file to write")
+    prov.set_defaults(func=run_provenance)
 
 
 def run_notebook(args) -> int:
@@ -61,5 +82,26 @@ def run_index(args) -> int:
     from ..landing import build_index
 
     build_index(out=args.out, title=args.title, pages=args.pages, executed=args.executed, table4=args.table4,
-                app_h=args.app_h, gaps=args.gaps)
+                pairs=args.pairs, app_h=args.app_h, gaps=args.gaps, provenance=args.provenance, record=args.record)
+    return 0
+
+
+def run_provenance(args) -> int:
+    from ..report.provenance import facts, write
+
+    try:
+        config = json.loads(args.config)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--config is not valid JSON: {exc}") from None
+    steps = images = None
+    if args.train_images:
+        from ..data.idx import read_idx
+        from ..qat.settings import run_from_config
+
+        qat = config["qat"]
+        available = len(read_idx(args.train_images))
+        images = min(qat.get("train_subset") or available, available)
+        optimizer = sorted(qat["optimizers"])[0]
+        steps = run_from_config(qat, optimizer, qat["seeds"][0], images).total_steps
+    write(args.out, facts(config, args.configfiles, args.commit, args.local_changes, steps, images))
     return 0

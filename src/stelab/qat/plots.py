@@ -2,9 +2,10 @@
 agreement over training (§6.2 metrics, the App. I future-work item), Ē against η; drawn under
 the workflow's theme (:mod:`stelab.report.theme`).
 
-Ē comes in up to two normalisations, each drawn where its column holds values: ``E_bar`` (§6.2:
-mean |ΔE⁽ᵀ⁾| as a percentage of the layer's representable range) and ``E_bar_path`` (as a
-percentage of the distance the weights travelled, :mod:`stelab.qat.metrics`); tables carry them as
+Ē comes in three normalisations, each drawn where its column holds values and labelled with its
+formula (:data:`stelab.qat.display.E_BAR_AXIS`): ``E_bar`` (§6.2: mean |Δw|/2m, % of the layer's
+representable range), ``E_bar_m`` (mean |Δw|/m, the authors' per-weight normaliser) and ``E_bar_path``
+(% of the distance the weights travelled, :mod:`stelab.qat.metrics`); tables carry them as
 ``<column>_mean``/``<column>_sd``.
 """
 
@@ -16,6 +17,7 @@ import pandas as pd
 
 from ..report.theme import NEUTRALS, color, log_axis, themed
 from ..optimizers import OPTIMIZERS
+from .display import E_BAR_AXIS
 from .paper_values import PAPER_BITS
 from .settings import LR_TWEAK, PAIRS
 
@@ -25,16 +27,22 @@ PAIR_STYLE = {"baseline": (color(0), r"baseline ($\hat{Q}$ vs STE)"),
               "unadjusted": (color(3), r"unadjusted ($\hat{Q}$ vs STE, no M)")}
 #: axis-title label of each optimiser of :data:`OPTIMIZERS`
 OPT_LABEL = {"momentum": "SGD + momentum", "sgd": "SGD", "adam": "Adam"}
-#: the Ē normalisations: column → (label, axis label with unit, marker of the lr sweep)
-E_BAR_KINDS = {"E_bar": ("Ē, % of range", "Ē, % of range (%)", "o"),
-               "E_bar_path": ("Ē, path-normalised", "Ē, path-normalised (%)", "s")}
+#: the Ē normalisations: column → (legend label, axis label with unit, marker of the lr sweep)
+E_BAR_KINDS = {"E_bar": ("Ē = mean |Δw|/2m", E_BAR_AXIS["E_bar"], "o"),
+               "E_bar_m": ("Ē_m = mean |Δw|/m", E_BAR_AXIS["E_bar_m"], "D"),
+               "E_bar_path": ("Ē_path (% of path)", f"{E_BAR_AXIS['E_bar_path']} (%)", "s")}
 
 
 def _e_bar_columns(table: pd.DataFrame, suffix: str = "") -> list[str]:
     """The Ē kinds of :data:`E_BAR_KINDS` with values in ``table`` (column kind + ``suffix`` not all NaN:
-    tables compared before ``E_bar_path`` existed hold it as NaN); ``E_bar`` is required."""
+    tables compared before ``E_bar_path`` existed hold it as NaN); ``E_bar`` is required, and ``E_bar_m``
+    (= 2 ``E_bar`` exactly) is derived where a table predates it."""
     if f"E_bar{suffix}" not in table.columns:
         raise ValueError(f"table has no column 'E_bar{suffix}'; have {sorted(table.columns)}")
+    if f"E_bar_m{suffix}" not in table.columns:
+        table[f"E_bar_m{suffix}"] = 2.0 * table[f"E_bar{suffix}"]
+        if suffix:
+            table["E_bar_m_sd"] = 2.0 * table["E_bar_sd"]
     return [kind for kind in E_BAR_KINDS if f"{kind}{suffix}" in table.columns
             and (kind == "E_bar" or table[f"{kind}{suffix}"].notna().any())]
 
@@ -64,9 +72,10 @@ def plot_weight_scatter(scatter: dict, optimizers=None, max_points: int | None =
             if max_points:
                 x, y = x[:max_points], y[:max_points]
             lim = float(max(np.abs(x).max(), np.abs(y).max(), 1.0)) * 1.05
-            ax.plot([-lim, lim], [-lim, lim], color=NEUTRALS["reference"], lw=1, zorder=0)
-            for t in np.asarray(scatter.get("thresholds", ())):
-                ax.axvline(t, color=NEUTRALS["band"], lw=0.8, zorder=0)
+            ax.plot([-lim, lim], [-lim, lim], color=NEUTRALS["reference"], lw=1, zorder=0,
+                    label="identity (equal weights)")
+            for k, t in enumerate(np.asarray(scatter.get("thresholds", ()))):
+                ax.axvline(t, color=NEUTRALS["band"], lw=0.8, zorder=0, label="rounding thresholds" if k == 0 else None)
                 ax.axhline(t, color=NEUTRALS["band"], lw=0.8, zorder=0)
             ax.scatter(x, y, s=3, alpha=0.35, color=color(0) if panel == "adjusted" else color(3), rasterized=True,
                        linewidths=0)
@@ -77,6 +86,7 @@ def plot_weight_scatter(scatter: dict, optimizers=None, max_points: int | None =
             ax.set_xlabel(rf"$\hat{{Q}}$-net: {x_weight} (units of m)")
             ax.set_ylabel(r"STE-net: $w_{\mathrm{STE}}$ (units of m)")
             ax.set_title(f"({'a' if panel == 'adjusted' else 'b'}) {panel}, {OPT_LABEL.get(optimizer, optimizer)}")
+    axes[0, 0].legend(loc="upper left", markerscale=3)
     return fig
 
 
@@ -94,6 +104,7 @@ def plot_tracking(tracking: pd.DataFrame, bits: int | None = None):
 
     One bit width is drawn: ``bits``, by default the paper's (2) when present, else the fewest.
     """
+    tracking = tracking.copy()
     kinds = _e_bar_columns(tracking)
     d = tracking[tracking["sweep_factor"] == 1.0]
     if bits is None and len(d):
@@ -130,8 +141,9 @@ def plot_lr_sweep(sweep: pd.DataFrame, fits: dict):
     present, mean ± sd over seeds), with the log-log fit of ``fits`` (``E_bar``)."""
     if sweep.empty:
         raise ValueError("learning-rate sweep table is empty (qat.lr_sweep needs a factor other than 1)")
+    sweep = sweep.copy()
     kinds = _e_bar_columns(sweep, "_mean")
-    fig, ax = plt.subplots(figsize=(5.2, 4.0), layout="constrained")
+    fig, ax = plt.subplots(figsize=(6.0, 4.6), layout="constrained")
     several = sweep["bits"].nunique() > 1
     for i, ((bits, opt), g) in enumerate(sweep.groupby(["bits", "optimizer"])):
         g = g.sort_values("sweep_factor")
@@ -148,8 +160,9 @@ def plot_lr_sweep(sweep: pd.DataFrame, fits: dict):
             xs = np.geomspace(g["sweep_factor"].min(), g["sweep_factor"].max(), 50)
             ax.plot(xs, 10 ** f["intercept"] * xs ** f["slope"], color=run_color, lw=1.2,
                     label=f"{label}: fitted slope {f['slope']:.2f}")
-    log_axis(ax, "xy")
+    log_axis(ax, "y")
+    log_axis(ax, "x", values=sweep["sweep_factor"])
     ax.set_xlabel(r"learning-rate factor $\eta/\eta_0$ (dimensionless)")
     ax.set_ylabel("Ē of the baseline pair (%)")
-    ax.legend()
+    ax.legend(fontsize=7.5)
     return fig

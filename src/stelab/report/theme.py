@@ -102,19 +102,37 @@ def themed(plot):
     return wrapper
 
 
-def log_axis(ax, which: str = "x") -> None:
-    """Logarithmic ``which`` axis ("x", "y" or "xy") with plain tick labels (0.1, 1, 10 or, over less
-    than two decades, 0.1, 0.2, 0.5, 1, …); call it after the data are drawn."""
+def tick_label(value: float) -> str:
+    """A tick label without exponent text: 0.25, 4, 1000; powers of ten outside [10⁻³, 10⁴) as 10ⁿ (mathtext)."""
     import math
 
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    if value <= 0 or 1e-3 <= value < 1e4:
+        return f"{value:g}"
+    exponent = math.log10(value)
+    if abs(exponent - round(exponent)) < 1e-9:
+        return rf"$10^{{{int(round(exponent))}}}$"
+    mantissa, exp = f"{value:.1e}".split("e")
+    return rf"${float(mantissa):g}\times10^{{{int(exp)}}}$"
+
+
+def log_axis(ax, which: str = "x", values=None) -> None:
+    """Logarithmic ``which`` axis ("x", "y" or "xy") with plain tick labels (:func:`tick_label`); call it
+    after the data are drawn. ``values`` (for a one-letter ``which``): put the major ticks at these data
+    values (e.g. the learning-rate factors 0.25 … 4), so every point has its label; otherwise ticks at
+    1, 10, … or, over less than two decades, 1, 2, 5, 10, …"""
+    import math
+
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
     for name in which:
         getattr(ax, f"set_{name}scale")("log")
         low, high = sorted(getattr(ax, f"get_{name}lim")())
         axis = getattr(ax, f"{name}axis")
-        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if math.log10(high / low) < 2 else (1.0,)))
-        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        if values is not None:
+            axis.set_major_locator(FixedLocator(sorted({float(v) for v in values if v > 0})))
+        else:
+            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if math.log10(high / low) < 2 else (1.0,)))
+        axis.set_major_formatter(FuncFormatter(lambda value, _: tick_label(value)))
         axis.set_minor_formatter(NullFormatter())
 
 

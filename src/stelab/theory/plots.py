@@ -10,6 +10,8 @@ t = ητ on the bridge's common clock; ε is plotted as stored (the full noise-f
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -27,6 +29,28 @@ EPS_LABEL = "ε (MSE, dimensionless)"
 TAU_LABEL = "τ = steps / d (dimensionless)"
 T_LABEL = "t = ητ (dimensionless)"
 ETA_LABEL = "learning rate η (dimensionless)"
+#: readable names of case-id tokens (b2_w1.5 → "b = 2, ω = 1.5"; see :func:`case_title`)
+CASE_WORDS = {"main": "b = 2, ω = 2 (main case)", "weight_only": "weight-only quantization",
+              "clipped": "clipped STE", "tanh": "tanh weights and inputs", "qhat": r"$\hat{Q}$-net",
+              "ste": "STE-net", "both": "weights and inputs quantized"}
+_CASE_TOKENS = ((re.compile(r"^b(\d+)$"), "b = {}"), (re.compile(r"^w([\d.]+)$"), "ω = {}"),
+                (re.compile(r"^eta([\d.]+)$"), "η = {}"))
+
+
+def case_title(case: str) -> str:
+    """A case id as a subplot title: ``b2_w1.5`` → "b = 2, ω = 1.5", ``qhat_eta0.1`` → "Q̂-net, η = 0.1"."""
+    if case in CASE_WORDS:
+        return CASE_WORDS[case]
+    words = []
+    for token in str(case).split("_"):
+        for pattern, text in _CASE_TOKENS:
+            m = pattern.match(token)
+            if m:
+                words.append(text.format(m.group(1)))
+                break
+        else:
+            words.append(CASE_WORDS.get(token, token))
+    return ", ".join(words)
 
 
 def _grid(n: int, ncols: int = 4, size=(3.4, 2.8)):
@@ -102,7 +126,7 @@ def plot_error_curves(curves: pd.DataFrame, logx: bool = True, time_col: str = "
                 ax.plot(tt[ok2], s["eps"].to_numpy()[ok2], color=col, ls=ls, lw=1.2, label=label)
         if logx:
             log_axis(ax, "x")
-        ax.set_title(case)
+        ax.set_title(case_title(case))
         ax.set_xlabel(T_LABEL if time_col == "t" else TAU_LABEL)
         ax.set_ylabel(EPS_LABEL)
     axes[0].legend(fontsize=7)
@@ -123,11 +147,11 @@ def plot_plateau(table: pd.DataFrame) -> Figure:
     ax.plot(t["omega"], t["tau_p_sim"], "o", color=color(0), label="simulation")
     if "tau_p_pde" in t:
         ax.plot(t["omega"], t["tau_p_pde"], "x", color=THEORY_STYLE["pde"][0], ms=8, label="PDE")
-    if "p_target" in t:
-        for om, tp, p in zip(t["omega"], t["tau_p_formula"], t["p_target"]):
-            ax.annotate("drop" if p > 0.5 else "rise", (om, tp), textcoords="offset points", xytext=(0, 8),
-                        ha="center", fontsize=7)
-        ax.margins(x=0.08, y=0.12)
+    if "p_target" in t:  # the end of each plateau, written above the data (never over a marker)
+        ax.margins(x=0.08, y=0.25)
+        for om, p in zip(t["omega"], t["p_target"]):
+            ax.annotate("drop" if p > 0.5 else "rise", (om, 0.97), xycoords=("data", "axes fraction"),
+                        ha="center", va="top", fontsize=8, color=NEUTRALS["data"])
     ax.set_xlabel("weight range ω (dimensionless)")
     ax.set_ylabel(r"plateau length $\tau_p$ (τ = steps / d)")
     ax.legend()
@@ -155,7 +179,7 @@ def plot_fixed_points(table: pd.DataFrame) -> Figure:
         ax2.plot(et["eta"], et["eps_star"], "o-", color=THEORY_STYLE["pde"][0], label="quantized ε*")
         ax2.plot(et["eta"], et["eps_star_0"], color=NEUTRALS["black"], ls="--", label="unquantized ησ²/(2 − η)")
         ax2.plot(et["eta"], et["deviation"], ":", color=color(0), label="deviation ε* − ε*₀")
-        log_axis(ax2, "x")
+        log_axis(ax2, "x", values=et["eta"])
         ax2.legend()
     else:
         ax2.set_visible(False)
@@ -173,8 +197,10 @@ def plot_stability(table: pd.DataFrame) -> Figure:
     for i, (label, g) in enumerate(table.groupby("model")):
         g = g.sort_values("eta")
         ax.plot(g["eta"], g["sim_eps_mean"], "o", color=color(i), label=f"{label}: simulation")
-        ax.plot(g["eta"], g["theory_eps"], "-", color=color(i), label=f"{label}: {g['theory'].iloc[0]}")
-    ax.axvline(2.0, color=NEUTRALS["reference"], lw=0.6, ls=":")
+        limit = g["theory"].iloc[0]
+        ax.plot(g["eta"], g["theory_eps"], "-", color=color(i),
+                label=f"{label}: {THEORY_STYLE[limit][2] if limit in THEORY_STYLE else limit}")
+    ax.axvline(2.0, color=NEUTRALS["reference"], lw=0.8, ls=":", label="η = 2: unquantized stability edge (ηc = 2, c = 1)")
     log_axis(ax, "y")
     ax.set_xlabel(ETA_LABEL)
     ax.set_ylabel(r"$\varepsilon(\tau_{\max})$ (MSE, dimensionless)")
@@ -184,20 +210,25 @@ def plot_stability(table: pd.DataFrame) -> Figure:
 
 @themed
 def plot_bridge(curves: pd.DataFrame, table: pd.DataFrame) -> Figure:
-    """Q̂-net vs STE-net ε curves per η on t = ητ (simulation and PDE), and the gap vs η."""
+    """Q̂-net vs STE-net ε curves per η on t = ητ (simulation: wide pale line; every limit solved, e.g. PDE
+    and Gaussian closure, in its own line style), and the gap vs η with a tick at every η."""
     etas = sorted(table["eta"], reverse=True)
     fig, axes = _grid(len(etas) + 1, ncols=4)
     for ax, eta in zip(axes, etas):
         for net, (col, net_label) in BRIDGE_NETS.items():
             c = curves[curves["case"] == f"{net}_eta{eta:g}"]
-            for src, ls, src_label in (("sim_mean", "-", "simulation"), ("pde", "--", "PDE")):
+            sources = [("sim_mean", "-", "simulation")] + [(src, ls, name) for src, (_, ls, name) in THEORY_STYLE.items()]
+            for src, ls, src_label in sources:  # every limit the experiment solved (the landing page's gaps)
                 s = c[c["source"] == src].sort_values("t")
                 if len(s):
-                    ax.plot(s["t"], s["eps"], color=col, ls=ls, lw=1.0, label=f"{net_label} {src_label}")
+                    wide = src == "sim_mean"
+                    ax.plot(s["t"], s["eps"], color=col, ls=ls, lw=2.6 if wide else 1.0, alpha=0.45 if wide else 1.0,
+                            label=f"{net_label}: {src_label}")
         ax.set_title(f"η = {eta:g}")
         ax.set_xlabel(T_LABEL)
         ax.set_ylabel(EPS_LABEL)
-    axes[0].legend(fontsize=6)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4))
     ax = axes[len(etas)]
     t = table.sort_values("eta")
     for i, (col, lab, mk) in enumerate((("sim_max_gap", "simulation: max |Δε|", "o-"),
@@ -205,7 +236,8 @@ def plot_bridge(curves: pd.DataFrame, table: pd.DataFrame) -> Figure:
                                         ("pde_final_ks", "PDE: final KS distance", "^-"))):
         if col in t:
             ax.plot(t["eta"], t[col], mk, color=color(i), label=lab)
-    log_axis(ax, "xy")
+    log_axis(ax, "y")
+    log_axis(ax, "x", values=t["eta"])
     ax.set_xlabel(ETA_LABEL)
     ax.set_ylabel("gap (dimensionless)")
     ax.set_title(r"$\hat{Q}$-net vs STE-net")
