@@ -51,10 +51,13 @@ def alpha_by_quadrature(qprime, lo: float, hi: float) -> float:
     return (hi - lo) / value
 
 
-def m_by_quadrature(qprime, alpha: float, tau_b: float, w: float) -> float:
-    """M(w) = τ_b + α ∫_{τ_b}^{w} ds / Q̂'(s) (eq. 4)."""
-    value, _ = integrate.quad(lambda s: 1.0 / float(qprime(s)), tau_b, w, epsabs=1e-13, epsrel=1e-12, limit=200)
-    return tau_b + alpha * value
+def m_by_quadrature(qprime, alpha: float, tau_b: float, w: float, kinks=()) -> float:
+    """M(w) = τ_b + α ∫_{τ_b}^{w} ds / Q̂'(s) (eq. 4), the integral split at ``kinks`` (where Q̂' is not smooth)."""
+    lo, hi = min(tau_b, w), max(tau_b, w)
+    cuts = [lo, *sorted(k for k in kinks if lo < k < hi), hi]
+    value = sum(integrate.quad(lambda s: 1.0 / float(qprime(s)), a, b, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+                for a, b in zip(cuts[:-1], cuts[1:]))
+    return tau_b + alpha * (value if w >= tau_b else -value)
 
 
 def sech2_constants(k: float, half_width: float):
@@ -281,8 +284,9 @@ def test_curves_of_htge_by_quadrature(curves, bits):
 
     periodic = df[df["label"] == "htge_p"]
     np.testing.assert_allclose(periodic["dQhat"], htge_prime(w, bits, 1.0, t, outside="periodic"), rtol=1e-12)
+    cells = -1 + delta * np.arange(-2 * 2**bits, 3 * 2**bits)  # the levels, continued periodically: Q̂''s kinks
     expected = [m_by_quadrature(lambda s: htge_prime(s, bits, 1.0, t, "periodic"), alpha,
-                                th[0] if x < th[0] else th[-1] if x > th[-1] else th[i], x)
+                                th[0] if x < th[0] else th[-1] if x > th[-1] else th[i], x, cells)
                 for i, x in zip(j, w)]
     np.testing.assert_allclose(periodic["M"], expected, rtol=0, atol=1e-10)
 
