@@ -17,12 +17,13 @@ from snakemake.utils import min_version
 min_version("8.0")
 sys.path.insert(0, str(Path(workflow.current_basedir) / "src"))
 
-from stelab.config import load_schema, validate_config
+from stelab.config import check_config_files, load_schema, validate_config
 
 
 configfile: str(Path(workflow.current_basedir) / "config" / "config.yaml")
 
 
+check_config_files(workflow.configfiles)
 validate_config(
     config,
     load_schema(

@@ -21,6 +21,7 @@ import torch
 from helpers import REPO, write_fake_imagefolder
 from stelab.data.download import download_mnist
 from stelab.data.idx import DataError, MNIST_FILES, load_mnist, read_idx, write_idx
+from stelab.data.manifest import MANIFEST
 from stelab.data.imagefolder import check_imagefolder, imagefolder_loaders
 from stelab.data.order import epoch_permutation
 from stelab.data.synthetic import write_synthetic_idx
@@ -94,7 +95,7 @@ def test_download_from_local_mirror(tmp_path, kind):
     spec = mirror.as_uri() if kind == "file-url" else str(mirror)
     out = tmp_path / "out"
     result = download_mnist(out, [str(tmp_path / "absent"), spec], md5s=md5s)
-    assert _visible(out) == sorted(MNIST_FILES)
+    assert _visible(out) == sorted([*MNIST_FILES, MANIFEST])
     assert result["sizes"] == {"train": 12, "test": 5}
     assert set(result["files"].values()) == {spec}
     assert load_mnist(out)["train"][0].shape == (12, 28, 28)

@@ -12,6 +12,7 @@ from fault_chain import Chain, Killed, kill_after_checkpoints, qat_json, same_we
 from helpers import REPO, workflow_env
 
 from stelab.data.idx import read_idx, write_idx
+from stelab.data.manifest import write_manifest
 
 
 def _interrupted_branch(chain: Chain, monkeypatch, n: int = 2) -> int:
@@ -64,6 +65,7 @@ def test_changed_labels_discard_the_pretrain_checkpoint(tmp_path, own_mnist, mon
             chain.pretrain()
     labels = own_mnist / "train-labels-idx1-ubyte"
     write_idx(labels, ((read_idx(labels) + 1) % 10).astype("uint8"))
+    write_manifest(own_mnist)  # replaced on purpose (otherwise the job stops at the manifest)
     assert chain.pretrain() == 0
     out = capsys.readouterr().out
     assert "discarding resume checkpoint" in out and "data: sha256" in out and "run." not in out

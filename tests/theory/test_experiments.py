@@ -6,6 +6,7 @@ import re
 import pytest
 import yaml
 
+from stelab.config.names import check_theory_names
 from stelab.theory.experiments import validate_theory
 
 THEORY = {
@@ -31,8 +32,8 @@ def test_validate_theory_names_the_key():
 def test_case_names_must_be_plain(name):
     bad = json.loads(json.dumps(THEORY))
     bad["experiments"]["curves"]["cases"] = {name: {}}
-    with pytest.raises(ValueError, match=r"^theory\.experiments\.curves\.cases: " + re.escape(repr(name))):
-        validate_theory(bad)
+    with pytest.raises(ValueError, match=r"^config key theory\.experiments\.curves\.cases: " + re.escape(repr(name))):
+        check_theory_names(bad)
 
 
 def test_config_error_names_the_case_key():

@@ -6,15 +6,23 @@
 # NOTEBOOKS:   report pages; NOTEBOOKS[name] = {"inputs": {parameter: path}} executes
 #              workflow/notebooks/{name}.ipynb with those paths as papermill parameters.
 # STELAB:      the command that each job runs, this checkout's package (src/ on PYTHONPATH), so jobs
-#              need only the dependencies of envs/stelab.yaml, not an installed stelab.
+#              need only the dependencies of envs/stelab.yaml, not an installed stelab. The path of
+#              src/ reaches the jobs as $STELAB_SRC, set here in the environment they inherit (every
+#              Snakemake process parses this file, a cluster job's too): no absolute path of the
+#              checkout is in a rule's params or shell text, so a finished run can move.
+# user_code_param(section): the sha256 of the source of every user module a config section names,
+#              a rule param: editing the module reruns exactly the jobs whose section names it.
 
 import json
 import os
 import shlex
 from pathlib import Path
 
+from stelab.config import software_versions, user_code
+
 WORKFLOW_ROOT = Path(workflow.current_basedir).parents[1]
-STELAB = f"PYTHONPATH={shlex.quote(str(WORKFLOW_ROOT / 'src'))}${{PYTHONPATH:+:$PYTHONPATH}} python -m stelab"
+os.environ["STELAB_SRC"] = str(WORKFLOW_ROOT / "src")
+STELAB = 'PYTHONPATH="$STELAB_SRC${PYTHONPATH:+:$PYTHONPATH}" python -m stelab'
 # Every rule runs in this environment under `--sdm conda` (path relative to the rule files).
 STELAB_ENV = "../../envs/stelab.yaml"
 ALL_TARGETS = []
@@ -30,6 +38,11 @@ def as_json(obj):
 def mnist_dir():
     """The folder holding the four MNIST IDX files the data rules write and the QAT rules read."""
     return config["data"]["root"]
+
+
+def user_code_param(section):
+    """The user-code digests of ``section`` (stelab.config.user_code) as one param value ({} when none)."""
+    return as_json(user_code(section))
 
 
 # --- data.smk
@@ -80,6 +93,15 @@ def qat_branch_files(name, main_only=False):
         for b, o, f, s, v in qat_branches()
         if not main_only or (f == "1" and b == QAT_BITS)
     ]
+
+
+def qat_user_code(wildcards):
+    """user_code_param of the estimator of the job's bit width (qat.estimator or its qat.extra_bits entry)."""
+    bits = int(wildcards.bits)
+    extra = {e["bits"]: e["estimator"] for e in QAT["extra_bits"]}
+    return user_code_param(
+        {"estimator": QAT["estimator"] if bits == QAT_BITS else extra[bits]}
+    )
 
 
 def qat_runtime(base):

@@ -35,6 +35,7 @@ rule estimator_constants:
     params:
         stelab=STELAB,
         spec=as_json(config["constants"]),
+        code=user_code_param(config["constants"]),
     shell:
         "{params.stelab} constants --spec {params.spec:q} --json {output.json:q} --tsv {output.tsv:q} "
         "--app-h {output.app_h:q} --curves {output.curves:q} > {log:q} 2>&1"

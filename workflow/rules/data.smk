@@ -1,16 +1,18 @@
 # Data rules: the MNIST IDX folder every QAT rule reads, and the optional ImageFolder check.
 #
 # config data.source picks the single rule that produces MNIST_FILES:
-#   download  -> download_mnist        (mirrors tried in order, MD5-verified, atomic)
+#   download  -> download_mnist        (mirrors tried in order, MD5-verified, atomic; runs first)
 #   folder    -> import_mnist_folder   (verifies the user's data.folder, copies it into data.root)
 #   synthetic -> make_synthetic_mnist  (tiny seven-segment digits for smoke runs and tests)
-# The QAT rules take MNIST_FILES (or IMAGEFOLDER_CHECK for a ResNet) as input.
-# The config was validated by stelab.config (data.folder and data.imagefolder exist).
+# Each also writes the sha256 manifest (stelab.data.manifest) that every job reading the data
+# checks, and it is part of MNIST_FILES. The QAT rules take MNIST_FILES (or IMAGEFOLDER_CHECK for
+# a ResNet) as input. The config was validated by stelab.config (data.folder and data.imagefolder exist).
 
 from stelab.data.idx import MNIST_FILES as MNIST_FILE_NAMES
+from stelab.data.manifest import MANIFEST
 
 DATA_LOGS = f"{LOGS}/data"
-MNIST_FILES = [f"{mnist_dir()}/{name}" for name in MNIST_FILE_NAMES]
+MNIST_FILES = [f"{mnist_dir()}/{name}" for name in (*MNIST_FILE_NAMES, MANIFEST)]
 IMAGEFOLDER_ROOT = config["data"]["imagefolder"]
 IMAGEFOLDER_CHECK = "results/data/imagefolder.json"
 
@@ -22,6 +24,7 @@ if config["data"]["source"] == "download":
             MNIST_FILES,
         log:
             f"{DATA_LOGS}/download_mnist.log",
+        priority: 100
         localrule: True
         conda:
             STELAB_ENV

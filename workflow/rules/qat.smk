@@ -14,8 +14,12 @@
 # fail at once on a node without a visible GPU) and stop or keep a diverging run by
 # qat.on_divergence; a branch's wall-clock seconds per epoch go to timings.tsv, so its
 # history.tsv, final.pt and snapshots.pt are byte-identical across identical runs.
+# A job's identity for Snakemake (params; a change reruns the job): the run settings, the user
+# code its estimator names (qat_user_code), the thread count qat.threads (passed to --threads as
+# it is, so a job's numerics never follow --cores), the device asked for, and the stelab,
+# Python and torch versions.
 
-from stelab.config import lr_factor_label
+from stelab.config import lr_factor_label, software_versions
 from stelab.optimizers import OPTIMIZERS
 from stelab.qat.settings import RESNETS, RUN_KEYS, VARIANTS
 
@@ -31,8 +35,9 @@ QAT_DATA_FILES = [IMAGEFOLDER_CHECK] if QAT_IMAGEFOLDER else MNIST_FILES
 QAT_LOADER = f"--workers {QAT['workers']}" + (
     " --pin-memory" if QAT["pin_memory"] else ""
 )
-# not a rule param: switching qat.on_divergence must not rerun finished jobs
-QAT_JOB = f"--device {'cuda' if QAT['gpu'] > 0 else 'auto'} --on-divergence {QAT['on_divergence']}"
+QAT_JOB = f"--on-divergence {QAT['on_divergence']}"
+QAT_DEVICE = "cuda" if QAT["gpu"] > 0 else "auto"
+QAT_VERSIONS = software_versions()
 QAT_BITS = QAT["quantize"]["bits"]
 QAT_ALL_BITS = [QAT_BITS] + [e["bits"] for e in QAT["extra_bits"]]
 QAT_OUT = {
@@ -76,13 +81,18 @@ rule qat_pretrain:
         stelab=STELAB,
         data=qat_data_dir,
         qat=QAT_SETTINGS,
+        code=qat_user_code,
+        threads=QAT["threads"],
+        device=QAT_DEVICE,
+        versions=QAT_VERSIONS,
         loader=QAT_LOADER,
         job=QAT_JOB,
         every=QAT["checkpoint_every"],
     shell:
         "{params.stelab} pretrain --data {params.data:q} --qat {params.qat:q} --optimizer {wildcards.optimizer} "
         "--seed {wildcards.seed} --lr-factor {wildcards.factor} --bits {wildcards.bits} --out {output:q} "
-        "--threads {threads} --checkpoint-every {params.every} {params.loader} {params.job} > {log:q} 2>&1"
+        "--threads {params.threads} --checkpoint-every {params.every} {params.loader} --device {params.device} "
+        "{params.job} > {log:q} 2>&1"
 
 
 rule qat_fork:
@@ -101,6 +111,8 @@ rule qat_fork:
     params:
         stelab=STELAB,
         qat=QAT_SETTINGS,
+        code=qat_user_code,
+        versions=QAT_VERSIONS,
     shell:
         "{params.stelab} fork --pretrained {input:q} --variant {wildcards.variant} --qat {params.qat:q} "
         "--out {output:q} > {log:q} 2>&1"
@@ -129,13 +141,18 @@ rule qat_train_branch:
     params:
         stelab=STELAB,
         data=qat_data_dir,
+        code=qat_user_code,
+        threads=QAT["threads"],
+        device=QAT_DEVICE,
+        versions=QAT_VERSIONS,
         every=QAT["checkpoint_every"],
         loader=QAT_LOADER,
         job=QAT_JOB,
     shell:
         "{params.stelab} train-branch --init {input.init:q} --data {params.data:q} --out {output.final:q} "
         "--history {output.history:q} --timings {output.timings:q} --snapshots {output.snapshots:q} "
-        "--checkpoint-every {params.every} --threads {threads} {params.loader} {params.job} > {log:q} 2>&1"
+        "--checkpoint-every {params.every} --threads {params.threads} {params.loader} --device {params.device} "
+        "{params.job} > {log:q} 2>&1"
 
 
 rule qat_compare:

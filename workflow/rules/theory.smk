@@ -1,6 +1,7 @@
 # Theory track (paper B, arXiv 2510.10693): finite-d simulations and limit-equation solves per case, one
 # comparison per experiment (curves + gap tables), fixed points, the stability sweep.
-# Case specs are resolved from config["theory"] by the package (stelab.theory.experiments).
+# Case specs are resolved from config["theory"] by the package (stelab.theory.experiments); each
+# rule's params hold its spec and the user code that spec names (user_code_param).
 
 from stelab.theory.experiments import (
     CASE_EXPERIMENTS,
@@ -36,6 +37,7 @@ rule theory_simulate:
     params:
         stelab=STELAB,
         spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
+        code=lambda wc: user_code_param(case_spec(config["theory"], wc.texp, wc.tcase)),
     shell:
         "{params.stelab} theory simulate --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
@@ -54,6 +56,7 @@ rule theory_solve:
     params:
         stelab=STELAB,
         spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
+        code=lambda wc: user_code_param(case_spec(config["theory"], wc.texp, wc.tcase)),
     shell:
         "{params.stelab} theory solve --spec {params.spec:q} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
@@ -93,6 +96,7 @@ for _exp, _cases in THEORY_CASES.items():
         params:
             stelab=STELAB,
             spec=as_json(section_for(config["theory"], _exp)),
+            code=user_code_param(section_for(config["theory"], _exp)),
             exp=_exp,
             extra=(
                 lambda wc, output: (
@@ -131,6 +135,7 @@ rule theory_fixed_points:
     params:
         stelab=STELAB,
         spec=as_json(section_for(config["theory"], "fixed_points")),
+        code=user_code_param(section_for(config["theory"], "fixed_points")),
     shell:
         "{params.stelab} theory fixed-point --spec {params.spec:q} --out {output.table:q} --checks {output.checks:q} "
         "> {log:q} 2>&1"
@@ -154,6 +159,7 @@ rule theory_stability:
     params:
         stelab=STELAB,
         spec=as_json(section_for(config["theory"], "stability")),
+        code=user_code_param(section_for(config["theory"], "stability")),
     shell:
         "{params.stelab} theory sweep --experiment stability --spec {params.spec:q} --threads {threads} "
         "--out {output:q} > {log:q} 2>&1"

@@ -12,11 +12,28 @@ def _estimator_arg(text: str) -> dict:
 
     text = text.strip()
     if text.startswith("{"):
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(f"not valid JSON ({exc})") from None
     try:
         return parse_estimator_spec(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _spec_section(text: str, plot_bits: int) -> dict:
+    """--spec: the config's ``constants`` section as JSON (``plot_bits`` where it has none), validated as the
+    config is (errors name the key)."""
+    from ..config import validate_section
+
+    try:
+        section = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--spec: not valid JSON ({exc}); give the config's 'constants' section as JSON") from None
+    if isinstance(section, dict):
+        section.setdefault("plot_bits", plot_bits)
+    return validate_section("constants", section)
 
 
 def register(sub) -> None:
@@ -72,9 +89,9 @@ def run(args) -> int:
     from ..io import write_json, write_table
 
     if args.spec:
-        section = json.loads(args.spec)
+        section = _spec_section(args.spec, args.plot_bits)
         estimators, layers = section["estimators"], section["layers"]
-        plot_bits = section.get("plot_bits", args.plot_bits)
+        plot_bits = section["plot_bits"]
     elif args.estimator:
         estimators = {spec["name"]: spec for spec in args.estimator}
         layers = [{"bits": b, "m": args.m, "layout": args.layout} for b in args.bits]

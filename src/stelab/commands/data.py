@@ -1,4 +1,4 @@
-"""Data commands: ``download-mnist``, ``make-synthetic``, ``check-imagefolder``."""
+"""Data commands: ``download-mnist``, ``make-synthetic``, ``data-manifest``, ``check-imagefolder``."""
 
 from __future__ import annotations
 
@@ -40,14 +40,26 @@ def register(subparsers) -> None:
         description=(
             "Write seven-segment synthetic digits (10 classes, 28x28 uint8, random shifts, "
             "stroke widths and noise) as the four MNIST IDX files into --out. "
-            "The same seed gives byte-identical files."
+            "The same seed gives byte-identical files. Writes the folder's SHA-256 manifest last."
         ),
     )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--n-train", type=int, required=True, help="number of training images")
-    p.add_argument("--n-test", type=int, required=True, help="number of test images")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--n-train", type=int, required=True, help="number of training images (>= 1)")
+    p.add_argument("--n-test", type=int, required=True, help="number of test images (>= 1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed, 0 to 2^63 - 1 (default: 0)")
     p.set_defaults(func=_make_synthetic)
+
+    p = subparsers.add_parser(
+        "data-manifest",
+        help="write the SHA-256 manifest of an MNIST IDX folder you replaced on purpose",
+        description=(
+            "Check the four IDX files in FOLDER (header, size, shapes, labels) and write their SHA-256 "
+            "manifest (FOLDER/SHA256SUMS), which every training job verifies before it reads the data. "
+            "Run it only after replacing the files on purpose: a job then trains on them."
+        ),
+    )
+    p.add_argument("folder", help="folder holding the four MNIST IDX files")
+    p.set_defaults(func=_data_manifest)
 
     p = subparsers.add_parser(
         "check-imagefolder",
@@ -75,13 +87,29 @@ def _download_mnist(args: argparse.Namespace) -> int:
 
 
 def _make_synthetic(args: argparse.Namespace) -> int:
+    from ..config import SEED_MAX
     from ..data.idx import load_mnist_arrays
     from ..data.synthetic import write_synthetic_idx
 
+    for option, value in (("--n-train", args.n_train), ("--n-test", args.n_test)):
+        if value < 1:
+            raise ValueError(f"{option} must be >= 1, got {value}")
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ValueError(f"--seed must be between 0 and {SEED_MAX}, got {args.seed}")
     write_synthetic_idx(args.out, args.n_train, args.n_test, args.seed)
     arrays = load_mnist_arrays(args.out)
     print(f"synthetic MNIST in {args.out}: {len(arrays['train'][0])} train, "
           f"{len(arrays['test'][0])} test (seed {args.seed})")
+    return 0
+
+
+def _data_manifest(args: argparse.Namespace) -> int:
+    from ..data.idx import load_mnist_arrays
+    from ..data.manifest import write_manifest
+
+    arrays = load_mnist_arrays(args.folder, verify=False)
+    path = write_manifest(args.folder)
+    print(f"{path}: {len(arrays['train'][0])} train, {len(arrays['test'][0])} test images")
     return 0
 
 

@@ -80,7 +80,10 @@ def _read_table(path: str):
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"input file {path} does not exist")
-    return pd.read_csv(path, sep="," if path.endswith(".csv") else "\t")
+    try:
+        return pd.read_csv(path, sep="," if path.endswith(".csv") else "\t")
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise ValueError(f"input file {path} is not a readable table ({exc})") from None
 
 
 def _read_npz(path: str) -> dict:
@@ -88,8 +91,11 @@ def _read_npz(path: str) -> dict:
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"input file {path} does not exist")
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (ValueError, OSError, AttributeError) as exc:
+        raise ValueError(f"input file {path} is not an .npz archive of arrays ({exc})") from None
 
 
 def _read_json(path: str):
@@ -97,7 +103,10 @@ def _read_json(path: str):
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"input file {path} does not exist")
-    return json.loads(Path(path).read_text())
+    try:
+        return json.loads(Path(path).read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"input file {path} is not valid JSON ({exc})") from None
 
 
 def _draw(out_dir: str, name: str, plot, *inputs: str) -> None:
@@ -108,7 +117,10 @@ def _draw(out_dir: str, name: str, plot, *inputs: str) -> None:
 
     try:
         fig = plot()
-    except (ValueError, KeyError) as exc:
+    except KeyError as exc:
+        raise ValueError(f"figure {name} from {', '.join(inputs)}: the input has no column or entry {exc} "
+                         "(is it the file this figure is drawn from?)") from None
+    except ValueError as exc:
         raise ValueError(f"figure {name} from {', '.join(inputs)}: {exc}") from exc
     paths = save_figure(fig, out_dir, name)
     plt.close(fig)

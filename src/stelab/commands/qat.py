@@ -65,6 +65,13 @@ def _non_negative(name: str, value: int) -> None:
         raise ValueError(f"{name} must be >= 0, got {value}")
 
 
+def _seed_in_range(seed: int) -> None:
+    from ..config import SEED_MAX
+
+    if seed > SEED_MAX:
+        raise ValueError(f"--seed must be <= {SEED_MAX} (torch's generators take a signed 64-bit seed), got {seed}")
+
+
 def _setup_threads(threads: int) -> None:
     import torch
 
@@ -178,6 +185,7 @@ def _pretrain(args) -> int:
     qat = load_qat_settings(args.qat)
     _positive_finite("--lr-factor", args.lr_factor)
     _non_negative("--seed", args.seed)
+    _seed_in_range(args.seed)
     _check_train_args(args)
     _setup_threads(args.threads)
     jobs.pretrain(qat, data_dir=args.data, optimizer=args.optimizer, seed=args.seed,

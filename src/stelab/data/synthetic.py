@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .idx import IMAGE_SHAPE, N_CLASSES, SPLITS, write_idx
+from .manifest import write_manifest
 
 # Seven-segment encoding of the digits 0..9: segments a (top), b (top right), c (bottom
 # right), d (bottom), e (bottom left), f (top left), g (middle).
@@ -67,10 +68,13 @@ def write_synthetic_idx(root, n_train: int, n_test: int, seed: int) -> dict:
     """Write a synthetic MNIST-layout IDX set (same four file names) into ``root``.
 
     Train and test draws use independent streams derived from ``seed``; the same seed
-    gives byte-identical files. Returns ``{"train": n_train, "test": n_test}``.
+    gives byte-identical files. The folder's SHA-256 manifest (:mod:`stelab.data.manifest`) is
+    written last. Returns ``{"train": n_train, "test": n_test}``.
     """
     if n_train < 1 or n_test < 1:
         raise ValueError(f"n_train and n_test must be >= 1 (got {n_train}, {n_test})")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0 (got {seed})")
     root = Path(root)
     train_seed, test_seed = np.random.SeedSequence(seed).spawn(2)
     for split, n, sub in (("train", n_train, train_seed), ("test", n_test, test_seed)):
@@ -78,4 +82,5 @@ def write_synthetic_idx(root, n_train: int, n_test: int, seed: int) -> dict:
         img_name, lab_name = SPLITS[split]
         write_idx(root / img_name, images)
         write_idx(root / lab_name, labels)
+    write_manifest(root)
     return {"train": n_train, "test": n_test}

@@ -27,10 +27,18 @@ Registry (``x`` is the latent weight, Δ and the levels come from the quantizer,
 =============  ================================================================================
 
 A dotted path ``"package.module:function"`` names a user-defined estimator instead
-(:class:`~stelab.estimators.user.UserEstimator`).
+(:class:`~stelab.estimators.user.UserEstimator`). A user estimator is checked like the others,
+under a time limit (:func:`stelab.config.bounded.check_timeout_s`), and once more on every backward
+pass, where a wrong output shape or a non-finite Q̂' stops training with an error naming the
+estimator (the estimator's fault, not a divergence of the run).
 """
 
 from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
 
 import torch
 
@@ -120,8 +128,14 @@ def validate_estimator(estimator: Estimator | str | dict, quantizer: UniformQuan
       estimators), and, for a cyclical estimator, inside the representable range, where α and
       M of eq. 4 integrate 1/Q̂' over every inner bin (§5.1).
 
+    Q̂' is evaluated twice, on the grid as a vector and shaped as a conv kernel ``[n, 1, 1, 1]`` (an
+    estimator that is not elementwise on 4-D weights fails here, not in training's backward pass),
+    each under the time limit of :func:`stelab.config.bounded.check_timeout_s`.
+
     Returns the estimator; raises ValueError naming it and the quantizer otherwise.
     """
+    from ..config.bounded import check_timeout_s
+
     est = get_estimator(estimator)
     q = quantizer
     w_min, w_max = q.representable_range
@@ -132,18 +146,27 @@ def validate_estimator(estimator: Estimator | str | dict, quantizer: UniformQuan
         torch.as_tensor(q.thresholds, dtype=torch.float64),
     ]).sort().values
     where = f"estimator {est.describe()} on the {q.bits}-bit {q.layout} quantizer with m={q.m:g}"
+    kernel = grid.reshape(-1, 1, 1, 1)
+    limit = check_timeout_s()
     try:
-        g = torch.as_tensor(est.grad(grid, q))
+        with _time_limit(limit):
+            g, g_kernel = torch.as_tensor(est.grad(grid, q)), torch.as_tensor(est.grad(kernel, q))
+    except _Expired:
+        raise ValueError(f"{where}: Q̂' did not return within {limit:g} s") from None
     except (TypeError, ValueError, RuntimeError, ArithmeticError) as exc:
         raise ValueError(f"{where}: evaluating Q̂' failed ({exc})") from exc
-    if g.shape != grid.shape:
-        raise ValueError(f"{where}: Q̂' returned shape {tuple(g.shape)} for an input of shape {tuple(grid.shape)}; "
-                         "it must act elementwise")
-    g = g.to(torch.float64)
+    for out, x in ((g, grid), (g_kernel, kernel)):
+        if out.shape != x.shape:
+            raise ValueError(f"{where}: Q̂' returned shape {tuple(out.shape)} for an input of shape {tuple(x.shape)}; "
+                             "it must act elementwise")
+    n = len(grid)
+    grid = torch.cat([grid, grid])
+    g = torch.cat([g.reshape(-1), g_kernel.reshape(-1)]).to(torch.float64)
 
     def first(mask: torch.Tensor) -> str:
         i = int(torch.nonzero(mask)[0])
-        return f"Q̂'({float(grid[i]):.6g}) = {float(g[i]):.6g}"
+        shaped = f" (the input shaped [{n}, 1, 1, 1])" if i >= n else ""
+        return f"Q̂'({float(grid[i]):.6g}) = {float(g[i]):.6g}{shaped}"
 
     if not torch.isfinite(g).all():
         raise ValueError(f"{where}: Q̂' is not finite: {first(~torch.isfinite(g))}")
@@ -160,8 +183,41 @@ def validate_estimator(estimator: Estimator | str | dict, quantizer: UniformQuan
     return est
 
 
+class _Expired(Exception):
+    """The time limit of :func:`_time_limit` ran out."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raise :class:`_Expired` in the block after ``seconds`` (SIGALRM; in the main thread of a POSIX
+    process, otherwise unbounded: the config check of user code is also bounded by its child process)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _Expired
+
+    start = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, expire)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
+
+
 class _QuantizeSTE(torch.autograd.Function):
-    """Forward Q(w); backward grad · Q̂'(w) (paper A eq. 2–3: the chain rule through Q̂)."""
+    """Forward Q(w); backward grad · Q̂'(w) (paper A eq. 2–3: the chain rule through Q̂).
+
+    The backward pass checks what the estimator returned: the weight's shape (a user estimator that
+    is not elementwise on this weight's shape), and, for a user estimator, finite values where the
+    incoming gradient is finite. Either stops training with a ValueError naming the estimator and
+    the weight's shape, rather than a raw autograd error or a divergence blamed on the learning rate.
+    """
 
     @staticmethod
     def forward(ctx, w, quantizer, estimator):
@@ -172,7 +228,18 @@ class _QuantizeSTE(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         (w,) = ctx.saved_tensors
-        return ctx.estimator.backward(grad_out, w, ctx.quantizer), None, None
+        est, q = ctx.estimator, ctx.quantizer
+        where = f"estimator {est.describe()} on a weight of shape {tuple(w.shape)} ({q.bits}-bit, m={q.m:g})"
+        try:
+            grad = est.backward(grad_out, w, q)
+        except RuntimeError as exc:
+            raise ValueError(f"{where}: Q̂' failed ({exc}); it must act elementwise") from None
+        if grad.shape != w.shape:
+            raise ValueError(f"{where}: Q̂' returned shape {tuple(grad.shape)}; it must act elementwise")
+        if isinstance(est, UserEstimator) and not torch.isfinite(grad).all() and torch.isfinite(grad_out).all():
+            raise ValueError(f"{where}: Q̂' is not finite; this is the estimator's output, not a divergence of the "
+                             "run (fix the estimator named by qat.estimator or qat.extra_bits)")
+        return grad, None, None
 
 
 def quantize(w: torch.Tensor, quantizer: UniformQuantizer, estimator: Estimator) -> torch.Tensor:

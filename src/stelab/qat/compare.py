@@ -16,6 +16,7 @@ import torch
 
 from . import paper_values as pv
 from .checkpoints import build, load_checkpoint, load_snapshots
+from .identity import numerics_differences
 from .metrics import (final_metrics, in_percent, metric_differences, pair_metrics, tracked_pair_metrics,
                       uses_weight_map, weight_maps)
 from .models import quantized_layers
@@ -93,6 +94,7 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, sca
         w_ref = _latent(ref)
         m_ref = final_metrics(ref["history"])
         for pair, other, use_map in _pairs_present(branches, key[1]):
+            _check_same_numerics(pair, key, ref, branches[other])
             pm = pair_metrics(w_ref, _latent(branches[other]), qs, maps if use_map else None,
                               _path_total(branches[other]))
             diff = in_percent(metric_differences(m_ref, final_metrics(branches[other]["history"])))
@@ -106,6 +108,16 @@ def compare_runs(final_paths, snapshot_paths=(), scatter_points: int = 4000, sca
     tracking = track_pairs(groups, snapshot_paths)
     scatter = scatter_arrays(groups, scatter_points, scatter_bits)
     return {"runs": runs, "pairs": pairs, "tracking": tracking, "scatter": scatter}
+
+
+def _check_same_numerics(pair: str, key: tuple, ref: dict, other: dict) -> None:
+    """A pair's two branches ran with one thread count, device and software versions, or ValueError naming
+    the pair and the fields: otherwise rounding differences of the setup would enter Ē."""
+    differences = numerics_differences(ref.get("identity"), other.get("identity"))
+    if differences:
+        raise ValueError(f"pair {pair} of {dict(zip(KEY, key))} ({ref['path']} and {other['path']}): the runs differ "
+                         f"in {'; '.join(differences)}; rerun one of them so that both share threads, device and "
+                         "versions")
 
 
 def _path_total(ckpt: dict) -> float | None:

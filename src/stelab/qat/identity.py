@@ -12,12 +12,17 @@ checkpoint and the data to a trained checkpoint. Its result is fixed by
   validation images and labels after the subsets, shapes and dtypes included), or for an
   ImageFolder of its listing (relative path and size of every image: reading ImageNet's
   150 GB in every job would cost more than a short job);
+* ``code``, only when the run names a user estimator: the SHA-256 of its module's source
+  (:func:`stelab.config.user_code`), so a resume checkpoint written before the module was edited
+  is not continued with the new code (absent otherwise, so such checkpoints keep their bytes);
 * the numerics: ``threads`` (torch's CPU thread count: reductions are split per thread, so 1
   and 2 threads round differently), ``device``, and the ``stelab`` and ``torch`` versions.
 
 Every checkpoint a training job writes records its identity; a resume checkpoint whose identity
 differs from the job's is discarded (:func:`identity_differences` says what differed). Two jobs
-with the same identity produce bit-identical checkpoints on the CPU.
+with the same identity produce bit-identical checkpoints on the CPU. Two branches are compared
+(paper A §6.2, Ē of eq. 5) only when their numerics agree (:func:`numerics_differences`): thread
+rounding would otherwise enter Ē.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from pathlib import Path
 import torch
 
 from .. import __version__
+from ..config import user_code
 
 #: keys of an identity, in the order differences are reported
-IDENTITY_KEYS = ("run", "start", "data", "threads", "device", "stelab", "torch")
+IDENTITY_KEYS = ("run", "start", "data", "code", "threads", "device", "stelab", "torch")
+#: the keys two compared branches must share
+NUMERICS_KEYS = ("threads", "device", "stelab", "torch")
 
 
 def bytes_digest(data: bytes) -> str:
@@ -67,9 +75,12 @@ def imagefolder_digest(root) -> str:
 def job_identity(run, *, start: str, data: str, device: str) -> dict:
     """The identity of a job training ``run`` from the start checkpoint with digest ``start`` on the
     data with digest ``data`` on ``device`` (:func:`stelab.qat.device.device_name`), with this
-    process's torch thread count and the installed versions."""
-    return {"run": run.to_dict(), "start": start, "data": data, "threads": torch.get_num_threads(),
-            "device": device, "stelab": __version__, "torch": str(torch.__version__)}
+    process's torch thread count and the installed versions (and ``code`` when it names user code)."""
+    settings = run.to_dict()
+    code = user_code(settings)
+    return {"run": settings, "start": start, "data": data, **({"code": code} if code else {}),
+            "threads": torch.get_num_threads(), "device": device, "stelab": __version__,
+            "torch": str(torch.__version__)}
 
 
 def _short(value) -> str:
@@ -95,3 +106,11 @@ def identity_differences(saved: dict | None, current: dict) -> list[str]:
         else:
             out.append(f"{key}: {_short(old)} → {_short(new)}")
     return out
+
+
+def numerics_differences(a: dict | None, b: dict | None) -> list[str]:
+    """``field: a vs b`` for every :data:`NUMERICS_KEYS` field in which two recorded identities differ
+    (nothing when either records none: an identity-less checkpoint is not a training job's output)."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return []
+    return [f"{key}: {_short(a.get(key))} vs {_short(b.get(key))}" for key in NUMERICS_KEYS if a.get(key) != b.get(key)]

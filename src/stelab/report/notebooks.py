@@ -2,12 +2,18 @@
 
 Notebooks only read result files and draw; their parameters are the input paths (a cell
 tagged ``parameters``). Executed copies are kept (``results/notebooks/``) for inspection and
-for the landing page (:mod:`stelab.landing`), which links every page.
+for the landing page (:mod:`stelab.landing`), which links every page. A cell that fails (e.g. a
+table without the column the notebook reads) is reported with the input files the cell reads; a
+SIGTERM while the notebook runs removes its temporary output like any other failure.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
+import threading
 from pathlib import Path
 
 from ..io import atomic_path, write_text
@@ -37,16 +43,19 @@ def execute_notebook(template, parameters: dict, executed, html_out, kernel: str
     if missing:
         raise FileNotFoundError(f"notebook {template.name}: input files missing: {', '.join(missing)}")
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    with atomic_path(executed) as tmp_nb:
-        papermill.execute_notebook(
-            str(template),
-            str(tmp_nb),
-            parameters=parameters,
-            kernel_name=kernel,
-            cwd=os.getcwd(),
-            progress_bar=False,
-            log_output=False,
-        )
+    with _sigterm_as_exit(), atomic_path(executed) as tmp_nb:
+        try:
+            papermill.execute_notebook(
+                str(template),
+                str(tmp_nb),
+                parameters=parameters,
+                kernel_name=kernel,
+                cwd=os.getcwd(),
+                progress_bar=False,
+                log_output=False,
+            )
+        except papermill.PapermillExecutionError as exc:
+            raise ValueError(_cell_failure(template, parameters, exc)) from None
         nb = nbformat.read(tmp_nb, as_version=4)
         exporter = HTMLExporter(
             template_name="lab",
@@ -58,3 +67,30 @@ def execute_notebook(template, parameters: dict, executed, html_out, kernel: str
         exporter.exclude_output_prompt = True
         body, _ = exporter.from_notebook_node(nb)
         write_text(html_out, body)
+
+
+def _cell_failure(template: Path, parameters: dict, exc) -> str:
+    """What failed, naming the input files the failing cell reads (all of them when it names none)."""
+    read = [f"{k}={v}" for k, v in parameters.items() if re.search(rf"\b{re.escape(k)}\b", exc.source or "")]
+    inputs = read or [f"{k}={v}" for k, v in parameters.items()]
+    return (f"notebook {template.name}: cell {exc.exec_count} failed with {exc.ename}: {exc.evalue}; "
+            f"{'it reads' if read else 'the notebook reads'} {', '.join(inputs)}: is each the file the notebook "
+            "expects (not another or an outdated table)?")
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit():
+    """SIGTERM (a cancelled Snakemake, a Slurm time limit) raises SystemExit inside the block, so the
+    temporary notebook of :func:`stelab.io.atomic_path` is removed instead of left hidden beside the output."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

@@ -30,14 +30,12 @@ step scaled by 0.1/η, which keeps the step per unit of t fixed.
 from __future__ import annotations
 
 import copy
-import re
 
 from .model import Model
 
 CASE_EXPERIMENTS = ("density", "curves", "plateau", "variants", "bridge")
 SWEEP_EXPERIMENTS = ("fixed_points", "stability")
 SOLVERS = ("pde", "linear_ode", "closure", "transport", "particles")
-CASE_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # a case names a results folder and a Snakemake wildcard value
 
 
 def deep_merge(base: dict, override: dict | None) -> dict:
@@ -128,15 +126,11 @@ def case_spec(theory: dict, exp: str, case: str) -> dict:
 
 def validate_theory(theory: dict) -> None:
     """Semantic checks before any job runs: every case's model builds (maps, surrogate, laws,
-    zero-mean input map), every configured case name is a plain name (``CASE_NAME``) and every
-    solver name is known. Raises ValueError naming the key."""
+    zero-mean input map) and every solver name is known. Raises ValueError naming the key. (Case
+    names, which name folders, are checked by :mod:`stelab.config.names`.)"""
     for exp in CASE_EXPERIMENTS:
         if exp not in theory.get("experiments", {}):
             continue
-        for name in theory["experiments"][exp].get("cases", {}):
-            if not isinstance(name, str) or not CASE_NAME.fullmatch(name):
-                raise ValueError(f"theory.experiments.{exp}.cases: {name!r} is not a valid case name (letters, "
-                                 "digits, '_', '.' and '-' only: it names a results folder)")
         for name, case in experiment_cases(theory, exp).items():
             key = f"theory.experiments.{exp}[{name}]"
             model = Model.from_spec(case["model"], key=f"{key}.model")

@@ -1,35 +1,45 @@
 """Every configuration check, in one place: the JSON schema, then the semantic rules.
 
-The Snakefile calls :func:`validate_config` on the merged config before any job runs; every
-command that takes a config section as JSON (``stelab pretrain --qat …``) calls
-:func:`validate_section` on it. Errors are :class:`ConfigError` and name the offending key as a
-dotted path (``config key qat.optimizers.momentum.lr: …``), with the allowed values for
-enumerations and a hint for YAML's usual traps.
+The Snakefile calls :func:`check_config_files` on the files Snakemake merged and
+:func:`validate_config` on the merged config before any job runs; every command that takes a
+config section as JSON (``stelab pretrain --qat …``) calls :func:`validate_section` on it. Errors
+are :class:`ConfigError` and name the offending key as a dotted path (``config key
+qat.optimizers.momentum.lr: …``), or the file, with the allowed values for enumerations and a
+hint for YAML's usual traps.
 
-The lists the schema enumerates (optimizers, variants, default mirrors) are not retyped in the
-schema file: :func:`load_schema` fills them from the package (:mod:`stelab.qat.settings`,
-:mod:`stelab.data.download`). Importing this module does not import torch; the estimator checks
-that need torch (:func:`stelab.estimators.get_estimator` and the estimator grid check) run when
-torch is importable, and otherwise in the job that first uses the estimator.
+The lists the schema enumerates (optimizers, variants, default mirrors) and the seed bound are not
+retyped in the schema file: :func:`load_schema` fills them from the package. Importing this
+package does not import torch; the checks that run estimators (:func:`user_code_checks`) need
+torch and otherwise run in the job that first uses the estimator. Submodules: :mod:`.files`
+(YAML files: duplicate keys, tabs, a top level that is not a mapping), :mod:`.names` (names that
+become paths), :mod:`.identity` (user code and versions in a job's identity), :mod:`.bounded`
+(checks of user code under a time limit).
 """
 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
-import re
+from functools import partial
 from pathlib import Path
 
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-#: names that become path components or shell words (theory case names, the Jupyter kernel)
-SAFE_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
+from .bounded import run_bounded
+from .errors import ConfigError
+from .files import check_config_files, read_config_file
+from .identity import software_versions, user_code, user_modules
+from .names import check_theory_names
 
+__all__ = ["ConfigError", "SEED_MAX", "check_config_files", "load_config", "load_schema", "lr_factor_label",
+           "merge_overlay", "read_config_file", "software_versions", "user_code", "user_code_checks",
+           "validate_config", "validate_qat_job", "validate_section"]
 
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message names the key."""
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+#: the largest seed (torch's generators take a signed 64-bit integer; 2**63 overflows in the job)
+SEED_MAX = 2**63 - 1
 
 
 def _key(path) -> str:
@@ -37,10 +47,11 @@ def _key(path) -> str:
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
-    """The workflow's JSON schema with the package's lists filled in (``$defs``: optimizer, variant, mirrors)."""
-    from .data.download import DEFAULT_MIRRORS
-    from .optimizers import OPTIMIZERS
-    from .qat.settings import VARIANTS
+    """The workflow's JSON schema with the package's lists filled in (``$defs``: optimizer, variant, seed
+    bound, mirrors)."""
+    from ..data.download import DEFAULT_MIRRORS
+    from ..optimizers import OPTIMIZERS
+    from ..qat.settings import VARIANTS
 
     path = Path(path)
     if not path.is_file():
@@ -50,6 +61,7 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
     defs = schema.setdefault("$defs", {})
     defs["optimizer"] = {**defs.get("optimizer", {}), "enum": list(OPTIMIZERS)}
     defs["variant"] = {**defs.get("variant", {}), "enum": list(VARIANTS)}
+    defs["seed"] = {**defs.get("seed", {}), "maximum": SEED_MAX}
     data = schema["properties"]["data"]["properties"]
     data["mirrors"]["default"] = list(DEFAULT_MIRRORS)
     return schema
@@ -124,8 +136,8 @@ def validate_config(cfg: dict, schema: dict | None = None) -> dict:
     _check_data(cfg["data"])
     _check_qat(cfg["qat"])
     _check_imagefolder(cfg)
-    _check_estimators(cfg)
-    _check_theory(cfg)
+    check_theory_names(cfg["theory"])
+    _check_user_code(cfg, grid=True, theory=True)
     return cfg
 
 
@@ -143,7 +155,7 @@ def validate_section(name: str, section: dict, schema: dict | None = None) -> di
         _check_data(cfg["data"])
     elif name == "qat":
         _check_qat(cfg["qat"])
-        _check_estimators(cfg)
+        _check_user_code(cfg, grid=True, theory=False)
     return cfg[name]
 
 
@@ -167,7 +179,7 @@ def validate_qat_job(section: dict, schema: dict | None = None) -> dict:
     Schema types, ranges and defaults as for the whole config, finite numbers, and each estimator's
     parameters; the keys only the workflow reads (``variants``, ``seeds``, the lr sweep) are not required.
     """
-    from .qat.settings import RUN_KEYS
+    from ..qat.settings import RUN_KEYS
 
     schema = copy.deepcopy(load_schema() if schema is None else schema)
     if not isinstance(section, dict):
@@ -177,19 +189,17 @@ def validate_qat_job(section: dict, schema: dict | None = None) -> dict:
     cfg = {"qat": copy.deepcopy(section)}
     _check_finite(cfg, "")
     _check_schema(cfg, {**schema, "required": ["qat"]})
-    _check_estimators(cfg, grid=False)
+    _check_user_code(cfg, grid=False, theory=False)
     return cfg["qat"]
 
 
 def load_config(path: str | Path, *overlays: str | Path) -> dict:
-    """Read ``path`` merged with each overlay file in turn, and validate it; errors name the files and the key."""
+    """Read ``path`` merged with each overlay file in turn (:func:`read_config_file`: duplicate keys, tabs
+    and non-mappings refused, naming the file), and validate it; errors name the files and the key."""
     paths = [Path(p) for p in (path, *overlays)]
     cfg: dict = {}
     for p in paths:
-        if not p.is_file():
-            raise FileNotFoundError(f"config file {p} does not exist")
-        with open(p) as fh:
-            cfg = merge_overlay(cfg, yaml.safe_load(fh) or {})
+        cfg = merge_overlay(cfg, read_config_file(p))
     try:
         return validate_config(cfg)
     except ConfigError as exc:
@@ -205,7 +215,7 @@ def _check_data(data: dict) -> None:
     """data.source folder needs data.folder holding the four IDX files (plain or .gz)."""
     if data["source"] != "folder":
         return
-    from .data.idx import MNIST_FILES
+    from ..data.idx import MNIST_FILES
 
     folder = Path(data["folder"])
     if not folder.is_dir():
@@ -295,35 +305,55 @@ def _merge_hint(spec) -> str:
     return ""
 
 
-def _check_estimators(cfg: dict, grid: bool = True) -> None:
-    """Every named estimator resolves with valid parameters; with ``grid``, the constants' estimators also
-    pass :func:`stelab.estimators.validate_estimator` on each layer quantizer they are tabulated for.
+def user_code_checks(cfg: dict, grid: bool = True, theory: bool = True):
+    """(dotted key, check) of every check that runs an estimator or a theory map the config names.
 
-    The QAT estimators meet layers whose range m is known only when the model is built (He-uniform
-    bounds), where :mod:`stelab.qat.models` runs the same grid check on the real quantizers: checking
-    absolute parameters (pwl lo/hi, mad s, htge k) on a unit quantizer here would refuse valid configs.
+    Every named estimator resolves with valid parameters; with ``grid``, the constants' estimators
+    also pass :func:`stelab.estimators.validate_estimator` on each layer quantizer they are
+    tabulated for. The QAT estimators meet layers whose range m is known only when the model is
+    built (He-uniform bounds), where :mod:`stelab.qat.models` runs the same grid check on the real
+    quantizers: checking absolute parameters (pwl lo/hi, mad s, htge k) on a unit quantizer here
+    would refuse valid configs. With ``theory``, each experiment's models build
+    (:func:`stelab.theory.experiments.validate_theory`). Without torch (a head node) the
+    estimator checks are left to the jobs.
     """
-    try:
-        from .estimators import get_estimator, validate_estimator
-    except ImportError:  # a head node without torch: the jobs check their estimators themselves
+    if importlib.util.find_spec("torch") is not None:
+        for key, spec, quantizers in _estimator_uses(cfg):
+            yield key, partial(_check_estimator, key, spec, quantizers if grid else [])
+    if theory and "theory" in cfg:
+        for exp in cfg["theory"].get("experiments") or {}:
+            yield f"theory.experiments.{exp}", partial(_check_theory_experiment, cfg["theory"], exp)
+
+
+def _check_user_code(cfg: dict, grid: bool, theory: bool) -> None:
+    """Run :func:`user_code_checks`: in a child under a time limit (:mod:`.bounded`) when the checked
+    sections name user code, in-process otherwise."""
+    checks = list(user_code_checks(cfg, grid, theory))
+    user_keys = [key for key, _ in user_modules({k: v for k, v in cfg.items() if theory or k != "theory"})]
+    if checks and user_keys:
+        run_bounded({"cfg": cfg, "grid": grid, "theory": theory}, ", ".join(user_keys))
         return
-    from .quantizers import UniformQuantizer
-
-    for key, spec, quantizers in _estimator_uses(cfg):
-        try:
-            get_estimator(spec)
-            if grid:
-                for bits, m, layout in quantizers:
-                    validate_estimator(spec, UniformQuantizer(bits, m, layout))
-        except (ValueError, ArithmeticError) as exc:
-            raise ConfigError(f"config key {key}: {exc}{_merge_hint(spec)}") from None
+    for _, check in checks:
+        check()
 
 
-def _check_theory(cfg: dict) -> None:
-    """Model combinations the theory track cannot solve (e.g. an exact-derivative surrogate of a quantizer)."""
-    from .theory.experiments import validate_theory
+def _check_estimator(key: str, spec, quantizers) -> None:
+    from ..estimators import get_estimator, validate_estimator
+    from ..quantizers import UniformQuantizer
 
     try:
-        validate_theory(cfg["theory"])
+        get_estimator(spec)
+        for bits, m, layout in quantizers:
+            validate_estimator(spec, UniformQuantizer(bits, m, layout))
+    except (ValueError, ArithmeticError) as exc:
+        raise ConfigError(f"config key {key}: {exc}{_merge_hint(spec)}") from None
+
+
+def _check_theory_experiment(theory: dict, exp: str) -> None:
+    """Model combinations the theory track cannot solve (e.g. an exact-derivative surrogate of a quantizer)."""
+    from ..theory.experiments import section_for, validate_theory
+
+    try:
+        validate_theory(section_for(theory, exp))
     except ValueError as exc:
         raise ConfigError(f"config key {exc}") from None
