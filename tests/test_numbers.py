@@ -490,6 +490,10 @@ def test_quantizer_accepts_its_smallest_valid_arguments():
     with pytest.raises(ValueError, match="bits"):
         UniformQuantizer(2.0, 1.0)
     assert UniformQuantizer(np.int64(3), 1.0).n_levels == 8
+    with pytest.raises(ValueError, match=r"^the midtread layout needs bits >= 2"):
+        UniformQuantizer(1, 1.0, "midtread")
+    with pytest.raises(ValueError, match=r"^fan_in must be >= 1, got 0$"):
+        he_uniform_bound(0)
     assert he_uniform_bound(1) == pytest.approx(math.sqrt(6.0))
     assert he_uniform_bound(24) == pytest.approx(0.5)
 
