@@ -68,7 +68,7 @@ def conda_text(pinned: list[str]) -> str:
     """envs/stelab.yaml with its pip section replaced by ``pinned``."""
     text = CONDA.read_text()
     head = text[: text.index("      - ") if "      - " in text else len(text)]
-    return head + "".join(f'      - "{p}"\n' for p in pinned)
+    return head + "".join(f"      - '{p}'\n" for p in pinned)
 
 
 def main(argv=None) -> int:

@@ -24,7 +24,7 @@ def _grid(n: int, ncols: int = 3):
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.9 * nrows), squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    return fig, axes.flat
+    return fig, list(axes.flat)
 
 
 def _outer_labels(axes, n: int, ncols: int, twins=None) -> None:

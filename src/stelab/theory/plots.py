@@ -148,10 +148,11 @@ def plot_plateau(table: pd.DataFrame) -> Figure:
     if "tau_p_pde" in t:
         ax.plot(t["omega"], t["tau_p_pde"], "x", color=THEORY_STYLE["pde"][0], ms=8, label="PDE")
     if "p_target" in t:  # the end of each plateau, written above the data (never over a marker)
-        ax.margins(x=0.08, y=0.25)
+        ax.margins(x=0.08, y=0.2)
         for om, p in zip(t["omega"], t["p_target"]):
-            ax.annotate("drop" if p > 0.5 else "rise", (om, 0.97), xycoords=("data", "axes fraction"),
-                        ha="center", va="top", fontsize=8, color=NEUTRALS["data"])
+            note = ax.annotate("drop" if p > 0.5 else "rise", (om, 0.97), xycoords=("data", "axes fraction"),
+                               ha="center", va="top", fontsize=8, color=NEUTRALS["data"])
+            note.set_in_layout(False)  # inside the axes: the layout (and so the saved bytes) must not depend on it
     ax.set_xlabel("weight range ω (dimensionless)")
     ax.set_ylabel(r"plateau length $\tau_p$ (τ = steps / d)")
     ax.legend()
