@@ -32,6 +32,10 @@ REPORT_SUMMARIES = {
     option: paths for option, paths in REPORT_SUMMARIES.items() if paths
 }
 PROVENANCE = "results/report/provenance.json"
+# config files in merge order: the Snakefile's default first, then each --configfile overlay
+CONFIG_FILES_IN_ORDER = [
+    f for f in workflow.configfiles if f not in workflow.overwrite_configfiles
+] + list(workflow.overwrite_configfiles)
 PROVENANCE_COMMIT, PROVENANCE_LOCAL_CHANGES = git_commit(workflow.basedir)
 # the training images of the QAT runs (MNIST only; their count sets the images per run)
 PROVENANCE_TRAIN_IMAGES = [
@@ -44,7 +48,9 @@ RECORD_FILES = [
     for name in ("qat_table3", "qat_table4", "qat_table5", "claims", "slices")
 ]
 RECORD = (
-    str(RECORD_DIR) if "qat" in NOTEBOOKS and all(f.is_file() for f in RECORD_FILES) else ""
+    str(RECORD_DIR)
+    if "qat" in NOTEBOOKS and all(f.is_file() for f in RECORD_FILES)
+    else ""
 )
 # papermill parameters of each page: its results files, the provenance, and (QAT) the record
 NOTEBOOK_PARAMETERS = {
@@ -75,7 +81,8 @@ rule report_provenance:
         stelab=STELAB,
         config=as_json(config),
         configfiles=" ".join(
-            shlex.quote(f) for f in config_names(workflow.configfiles, workflow.basedir)
+            shlex.quote(f)
+            for f in config_names(CONFIG_FILES_IN_ORDER, workflow.basedir)
         ),
         commit=PROVENANCE_COMMIT,
         local_changes="--local-changes" if PROVENANCE_LOCAL_CHANGES else "",
@@ -98,7 +105,9 @@ rule notebook:
         template=lambda wc: NOTEBOOK_TEMPLATES[wc.notebook],
         data=lambda wc: list(NOTEBOOKS[wc.notebook]["inputs"].values()),
         provenance=PROVENANCE,
-        record=lambda wc: [str(f) for f in RECORD_FILES] if wc.notebook == "qat" and RECORD else [],
+        record=lambda wc: (
+            [str(f) for f in RECORD_FILES] if wc.notebook == "qat" and RECORD else []
+        ),
     output:
         executed="results/notebooks/{notebook}.ipynb",
         html=report(

@@ -24,7 +24,7 @@ EPS_GAPS = [Col("Case", "case", "text"), Col("Limit", "limit", "text"), Col("max
 DENSITY_GAPS = [Col("Case", "case", "text"), Col("Against", "limit", "text"), Col("Density", "quantity", "text"),
                 Col("τ", "tau", "printed"), Col("KS distance", "ks", "sig"), Col("95 % critical", "ks_critical", "sig"),
                 Col("Verdict", "verdict", "verdict"), Col("d", "d", "int"), Col("Seeds", "seeds", "int")]
-PLATEAU = [Col("Case", "case", "text"), Col("ω", "omega", "printed"), Col("p_target", "p_target", "sig"),
+PLATEAU = [Col("Case", "case", "text"), Col("ω", "omega", "printed"), Col("target position p in its bin", "p_target", "sig"),
            Col("τ_p formula (θ − ŵ₀)/v", "tau_p_formula", "sig"), Col("τ_p simulation", "tau_p_sim", "sig"),
            Col("τ_p PDE", "tau_p_pde", "sig"), Col("drift speed v", "speed", "sig")]
 FIXED_POINTS = [Col("Sweep", "sweep", "text", names={"bits_omega": "b × ω", "eta": "η"}), Col("b", "bits", "int"),
