@@ -11,7 +11,7 @@
 #              Snakemake process parses this file, a cluster job's too): no absolute path of the
 #              checkout is in a rule's params or shell text, so a finished run can move.
 # user_code_param(section): the sha256 of the source of every user module a config section names,
-#              a rule param: editing the module reruns exactly the jobs whose section names it.
+#              passed as a param, so editing the module reruns exactly the jobs whose section names it.
 
 import json
 import os
@@ -21,7 +21,8 @@ from pathlib import Path
 from stelab.config import software_versions, user_code
 
 WORKFLOW_ROOT = Path(workflow.current_basedir).parents[1]
-os.environ["STELAB_SRC"] = str(WORKFLOW_ROOT / "src")
+# set here for every job, not required from the user (so no envvars directive)
+os.environ.update(STELAB_SRC=str(WORKFLOW_ROOT / "src"))
 STELAB = 'PYTHONPATH="$STELAB_SRC${PYTHONPATH:+:$PYTHONPATH}" python -m stelab'
 # Every rule runs in this environment under `--sdm conda` (path relative to the rule files).
 STELAB_ENV = "../../envs/stelab.yaml"
