@@ -21,7 +21,8 @@ CONFIG_VALUES = {
     "model": {"name": "mnist_convnet", "third_pool": True},
     "quantize": {"bits": 3, "layout": "range", "params": ["conv2.weight"]},
     "epochs": 3, "batch_size": 16, "warmup_frac": 0.1, "track_every": 7, "pretrain_fraction": 0.5,
-    "train_subset": 100, "val_subset": 50, "eval_train_subset": 20, "image_size": 64, "amp": "bf16",
+    "train_subset": 100, "val_subset": 50, "eval_train_subset": 20, "eval_train_all_at_end": False,
+    "image_size": 64, "amp": "bf16",
     "channels_last": False, "deterministic": False, "cudnn_benchmark": True,
 }
 
