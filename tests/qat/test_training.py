@@ -13,7 +13,7 @@ from helpers import tiny_data
 
 from stelab.data.order import epoch_permutation
 from stelab.data.synthetic import write_synthetic_idx
-from stelab.qat.checkpoints import init_checkpoint, weight_hash
+from stelab.qat.checkpoints import build, init_checkpoint, weight_hash
 from stelab.qat.fork import fork
 from stelab.qat.loop import train
 from stelab.qat.settings import lr_schedule, make_run
@@ -192,3 +192,20 @@ def test_progress_lines_and_epoch_log_go_to_the_stream():
     assert all("train loss" in ln and "val loss" in ln and "acc" in ln for ln in epochs)
     counts = [ln for ln in lines if " steps (" in ln]  # a line every tenth of the 16 steps (log, not a terminal)
     assert len(counts) == 8 and counts[-1].startswith("branch: 16/16 steps (100%)")
+
+
+@pytest.mark.parametrize("all_at_end, last_n", [(True, 256), (False, 40)])
+def test_training_metrics_cover_the_subset_each_epoch_and_everything_at_the_end(all_at_end, last_n):
+    data = tiny_data()
+    n = 40
+    data = {**data, "eval_train": (data["train"][0][:n], data["train"][1][:n])}
+    run = _run(eval_train_subset=n, eval_train_all_at_end=all_at_end)
+    end = train(init_checkpoint(run), data, device="cpu")
+    assert [r["train_eval_n"] for r in end["history"]] == [n, last_n]
+    model, _ = build(end["run"])
+    model.load_state_dict(end["model"])
+    model.eval()
+    x, y = data["train"][0][:last_n], data["train"][1][:last_n]
+    with torch.no_grad():  # the accuracy by hand: the share of argmax hits over the images named
+        acc = (model(x).argmax(1) == y).double().mean().item()
+    assert end["history"][-1]["train_acc"] == pytest.approx(acc, abs=1e-12)
