@@ -56,6 +56,15 @@ def test_theory_map_that_never_returns_names_the_experiment(smoke_cfg, tmp_path,
         validate_config(cfg)
 
 
+def test_estimator_that_kills_its_process_names_the_key(smoke_cfg, tmp_path, monkeypatch):
+    _user_module(tmp_path, "exits", "import os\n\n\ndef grad(x, q):\n    os._exit(3)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = copy.deepcopy(smoke_cfg)
+    cfg["constants"]["estimators"]["gone"] = {"name": "exits:grad"}
+    with pytest.raises(ConfigError, match=r"config key constants\.estimators\.gone: its check crashed \(exit 3\)"):
+        validate_config(cfg)
+
+
 def test_check_of_a_real_layer_that_never_returns_stops_the_job(tmp_path, mnist, monkeypatch, capsys):
     """Passes the config check (m = 1), hangs on conv2's range: the model-build check gives up, naming the key."""
     monkeypatch.setenv(TIMEOUT_ENV, "25")
