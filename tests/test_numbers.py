@@ -74,8 +74,9 @@ def sech2_constants(k: float, half_width: float):
 # --- App. H, through app_h_table itself -------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def app_h():
+    """Computed in each test (not once per module): mutation testing attributes the code a test runs to it."""
     return app_h_table()
 
 
@@ -222,17 +223,10 @@ def test_alpha_is_one_where_q_hat_prime_is_one_on_the_bins():
 # --- M(w) of estimator_curves: closed forms (STE, PWL) and quadrature (HTGE) ----------------
 
 
-@pytest.fixture(scope="module")
-def curves():
-    specs = {"ste": {"name": "ste"}, "pwl": {"name": "pwl"}, "htge": {"name": "htge", "k0": 5.5},
-             "htge_p": {"name": "htge", "k0": 5.5, "outside": "periodic"}}
-    return {bits: estimator_curves(specs, bits, n=241) for bits in (2, 3, 4)}
-
-
 @pytest.mark.parametrize("bits", [2, 3, 4])
-def test_curves_of_ste_and_pwl_are_the_identity_map(curves, bits):
+def test_curves_of_ste_and_pwl_are_the_identity_map(bits):
     """Q̂' = 1 on every bin: α = 1 and M(w) = w everywhere (App. G: slope 1 where PWL vanishes)."""
-    df = curves[bits]
+    df = estimator_curves({"ste": {"name": "ste"}, "pwl": {"name": "pwl"}}, bits, n=241)
     w = np.linspace(-1.5, 1.5, 241)
     for label in ("ste", "pwl"):
         part = df[df["label"] == label]
@@ -249,10 +243,11 @@ def test_curves_of_ste_and_pwl_are_the_identity_map(curves, bits):
 
 
 @pytest.mark.parametrize("bits", [2, 3, 4])
-def test_curves_of_htge_by_quadrature(curves, bits):
+def test_curves_of_htge_by_quadrature(bits):
     """HTGE (k0 = 5.5, m = 1): Q, Q̂' and M(w) = τ_b + α∫ds/Q̂' by quadrature on [w_min, w_max]; slope 1
     beyond the range where Q̂' = 0 (``outside: zero``), the periodic continuation otherwise."""
-    df = curves[bits]
+    df = estimator_curves({"htge": {"name": "htge", "k0": 5.5},
+                           "htge_p": {"name": "htge", "k0": 5.5, "outside": "periodic"}}, bits, n=241)
     delta = 2 / (2**bits - 1)
     t = 5.5 * delta
     levels = range_levels(bits, 1.0)
@@ -380,6 +375,33 @@ def test_sigmoid_sum_against_yang_et_al():
     np.testing.assert_allclose(est.grad(xt, q).numpy(), (4.0 * sig * (1 - sig)).sum(1), rtol=1e-12)
     np.testing.assert_allclose(est.value(xt, q).numpy(), -1 + (2 / 3) * sig.sum(1), rtol=1e-12, atol=1e-15)
     assert get_estimator("sigmoid_sum").temperature == 5.0
+
+
+def test_sigmoid_sum_on_an_asymmetric_layout_and_a_weight_matrix():
+    """signed_int levels are not symmetric about 0 (a sign slip in the thresholds shows); a 2-D kernel keeps
+    its shape and float32 dtype."""
+    q = UniformQuantizer(2, 1.0, "signed_int")  # levels −1, −0.5, 0, 0.5; thresholds −0.75, −0.25, 0.25
+    est = get_estimator({"name": "sigmoid_sum", "temperature": 3.0})
+    x = np.linspace(-1.2, 0.9, 12).reshape(3, 4)
+    sig = 1 / (1 + np.exp(-3.0 * (x[..., None] - np.array([-0.75, -0.25, 0.25])) / 0.5))
+    xt = torch.tensor(x, dtype=torch.float32)
+    g, v = est.grad(xt, q), est.value(xt, q)
+    assert g.shape == (3, 4) and v.shape == (3, 4) and g.dtype == v.dtype == torch.float32
+    np.testing.assert_allclose(g.numpy(), (3.0 * sig * (1 - sig)).sum(-1), rtol=1e-5)
+    np.testing.assert_allclose(v.numpy(), -1 + 0.5 * sig.sum(-1), rtol=1e-5, atol=1e-6)
+
+
+def test_ede_schedule_over_a_single_epoch_and_registry_round_trip():
+    from stelab.estimators import estimator_spec
+
+    one = get_estimator("ede").at_epoch(1, 1)  # the end of a one-epoch schedule: T_max
+    assert (one.t, one.k) == pytest.approx((10.0, 1.0))
+    for spec in ({"name": "htge", "k0": 5.5, "outside": "periodic"}, {"name": "pwl", "lo": -0.5, "hi": 0.5},
+                 {"name": "ste"}, {"name": "sigmoid_sum", "temperature": 2.0}):
+        est = get_estimator(spec)
+        assert estimator_spec(est) == {**spec, **({"outside": "zero"} if spec["name"] == "htge" and
+                                                  "outside" not in spec else {})}
+        assert get_estimator(estimator_spec(est)) == est
 
 
 def test_htge_sharpness_from_k0_k_or_t():
