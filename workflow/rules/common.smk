@@ -18,7 +18,7 @@ import os
 import shlex
 from pathlib import Path
 
-from stelab.config import software_versions, user_code
+from stelab.config import software_versions, source_digests, user_code
 
 WORKFLOW_ROOT = Path(workflow.current_basedir).parents[1]
 # set here for every job, not required from the user (so no envvars directive)
@@ -39,6 +39,12 @@ def as_json(obj):
 def mnist_dir():
     """The folder holding the four MNIST IDX files the data rules write and the QAT rules read."""
     return config["data"]["root"]
+
+
+def checkout_files_param(paths):
+    """The content digests of files of this checkout a rule reads, keyed by file name (a param in place
+    of their absolute paths, which reach the shell only through derived params)."""
+    return as_json(source_digests(paths))
 
 
 def user_code_param(section):

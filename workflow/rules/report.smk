@@ -52,6 +52,14 @@ RECORD = (
     if "qat" in NOTEBOOKS and all(f.is_file() for f in RECORD_FILES)
     else ""
 )
+# files of the checkout a page reads besides the results (its template; the record's tables on the
+# QAT page): their content is a param (checkout_files_param); their absolute paths reach the shell
+# only through derived params (functions of input), so a run moved with its checkout stays complete
+PAGE_SOURCES = {
+    name: [NOTEBOOK_TEMPLATES[name]]
+    + (RECORD_FILES if name == "qat" and RECORD else [])
+    for name in REPORT_PAGES
+}
 # papermill parameters of each page: its results files, the provenance, and (QAT) the record
 NOTEBOOK_PARAMETERS = {
     name: {
@@ -102,12 +110,8 @@ wildcard_constraints:
 
 rule notebook:
     input:
-        template=lambda wc: NOTEBOOK_TEMPLATES[wc.notebook],
         data=lambda wc: list(NOTEBOOKS[wc.notebook]["inputs"].values()),
         provenance=PROVENANCE,
-        record=lambda wc: (
-            [str(f) for f in RECORD_FILES] if wc.notebook == "qat" and RECORD else []
-        ),
     output:
         executed="results/notebooks/{notebook}.ipynb",
         html=report(
@@ -126,10 +130,14 @@ rule notebook:
         runtime=20,
     params:
         stelab=STELAB,
-        parameters=lambda wc: as_json(NOTEBOOK_PARAMETERS[wc.notebook]),
+        sources=lambda wc: checkout_files_param(PAGE_SOURCES[wc.notebook]),
+        template=lambda wildcards, input: NOTEBOOK_TEMPLATES[wildcards.notebook],
+        parameters=lambda wildcards, input: as_json(
+            NOTEBOOK_PARAMETERS[wildcards.notebook]
+        ),
         kernel=config["report"]["kernel"],
     shell:
-        "{params.stelab} report notebook --template {input.template:q} --parameters {params.parameters:q} "
+        "{params.stelab} report notebook --template {params.template:q} --parameters {params.parameters:q} "
         "--kernel {params.kernel:q} --executed {output.executed:q} --html {output.html:q} > {log:q} 2>&1"
 
 
@@ -142,7 +150,6 @@ rule report_index:
         pages=expand("report/{notebook}.html", notebook=REPORT_PAGES),
         executed=expand("results/notebooks/{notebook}.ipynb", notebook=REPORT_PAGES),
         provenance=PROVENANCE,
-        record=[str(f) for f in RECORD_FILES] if RECORD else [],
     output:
         REPORT_INDEX,
     log:
@@ -157,7 +164,10 @@ rule report_index:
     params:
         stelab=STELAB,
         title=config["report"]["title"],
-        record=f"--record {shlex.quote(RECORD)}" if RECORD else "",
+        sources=checkout_files_param(RECORD_FILES if RECORD else []),
+        record=lambda wildcards, input: (
+            f"--record {shlex.quote(RECORD)}" if RECORD else ""
+        ),
         summaries=" ".join(
             f"--{option} "
             + " ".join(

@@ -30,11 +30,11 @@ import yaml
 from .bounded import run_bounded
 from .errors import ConfigError
 from .files import check_config_files, read_config_file
-from .identity import software_versions, user_code, user_modules
+from .identity import software_versions, source_digests, user_code, user_modules
 from .names import check_theory_names
 
 __all__ = ["ConfigError", "SEED_MAX", "check_config_files", "load_config", "load_schema", "lr_factor_label",
-           "merge_overlay", "read_config_file", "software_versions", "user_code", "user_code_checks",
+           "merge_overlay", "read_config_file", "software_versions", "source_digests", "user_code", "user_code_checks",
            "validate_config", "validate_qat_job", "validate_section"]
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"

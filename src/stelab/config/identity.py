@@ -12,6 +12,9 @@ files is not covered. Modules are located without being imported (no user code r
 
 :func:`software_versions` is the stelab, Python and torch version of the environment that builds
 the DAG, read without importing torch, so a head node without the training stack can still parse.
+:func:`source_digests` is the content of files of the checkout a rule reads (notebook templates,
+the committed record's tables), keyed by their file names: a rule holds it as a param instead of
+their absolute paths, so a finished run moved with its checkout stays complete.
 """
 
 from __future__ import annotations
@@ -99,6 +102,11 @@ def module_digest(path: str, key: str = "") -> str:
 def user_code(section) -> dict:
     """{dotted path: digest of its module's source} of every user callable ``section`` names (sorted)."""
     return {path: module_digest(path, key) for key, path in sorted(user_modules(section), key=lambda kv: kv[1])}
+
+
+def source_digests(paths) -> dict:
+    """{file name: ``sha256:<hex>``} of ``paths`` (named by their last component only, which does not move)."""
+    return {Path(p).name: "sha256:" + hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
 
 
 def software_versions() -> str:
