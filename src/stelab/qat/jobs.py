@@ -204,24 +204,27 @@ def compare(*, runs, snapshots, runs_out, pairs_out, tracking_out, scatter_out, 
 
 
 def write_tables(*, pairs, runs, out_dir) -> None:
-    """Tables 3–5 and the lr sweep as .csv, .tsv and .tex (:mod:`stelab.report.latex`: compiles with pdflatex),
-    plus the sweep's log-log fit (JSON)."""
+    """Tables 3–5 and the lr sweep as .csv, .tsv and .tex (:mod:`stelab.report.latex`: compiles with pdflatex;
+    cells as the report pages write them, :mod:`stelab.qat.display`), plus the sweep's log-log fit (JSON)."""
     import pandas as pd
 
+    from ..report.tables import plain
+    from . import display
     from . import tables as qt
 
     pairs = pd.read_csv(pairs, sep="\t")
     runs = pd.read_csv(runs, sep="\t")
     out = Path(out_dir)
     sweep, fits = qt.lr_sweep(pairs)
+    t3 = qt.table3(pairs)
     tables = {
-        "qat_table3": (qt.table3(pairs), qt.TABLE3_DISPLAY, None),
-        "qat_table4": (qt.table4(pairs), qt.TABLE4_DISPLAY, None),
-        "qat_table5": (qt.table5(runs, pairs), qt.TABLE5_DISPLAY, qt.TABLE5_DIGITS),
-        "qat_lr_sweep": (sweep, qt.LR_SWEEP_DISPLAY, None),
+        "qat_table3": (t3, plain(display.table3(t3), display.TABLE3)),
+        "qat_table4": (t4 := qt.table4(pairs), plain(t4, display.TABLE4)),
+        "qat_table5": (t5 := qt.table5(runs, pairs), plain(t5, display.TABLE5)),
+        "qat_lr_sweep": (sweep, plain(sweep, display.LR_SWEEP)),
     }
-    for name, (df, display, digits) in tables.items():
+    for name, (df, shown) in tables.items():
         write_table(out / f"{name}.csv", df)
         write_table(out / f"{name}.tsv", df)
-        write_latex_table(out / f"{name}.tex", qt.display_table(df, display, digits))
+        write_latex_table(out / f"{name}.tex", shown)
     write_json(out / "qat_lr_sweep_fit.json", fits)

@@ -28,14 +28,15 @@ import pandas as pd
 
 from ..io import write_table
 from ..report.latex import write_latex_table
+from ..report.tables import plain
 from . import claims as qc
+from . import display
 from . import paper_values as pv
 from . import tables as qt
 
 SLICE_NAME = re.compile(r"^b(\d+)-seed(\d+)$")
-RECORD_TABLES = ("qat_table3", "qat_table4", "qat_table5", "claims")
-CLAIMS_DISPLAY = {"Bits": "bits", "Optimizer": "optimizer", "Claim": "claim", "Ratio (geometric mean)": "ratio",
-                  "95 % low": "ratio_lo", "95 % high": "ratio_hi", "Seeds": "n_seeds", "Verdict": "verdict"}
+#: the provenance facts of the record for :func:`stelab.qat.display.claims_table`: real MNIST at paper scale
+RECORD_FACTS = {"data_source": "download"}
 
 
 def slice_dirs(record_dir) -> list[Path]:
@@ -103,14 +104,15 @@ def assemble_record(record_dir) -> dict:
     record_dir = Path(record_dir)
     rec = load_record(record_dir)
     pairs, runs = rec["pairs"], rec["runs"]
-    tables = {"qat_table3": (qt.table3(pairs), qt.TABLE3_DISPLAY, None),
-              "qat_table4": (qt.table4(pairs), qt.TABLE4_DISPLAY, None),
-              "qat_table5": (qt.table5(runs, pairs), qt.TABLE5_DISPLAY, qt.TABLE5_DIGITS),
-              "claims": (qc.claims_over_seeds(pairs), CLAIMS_DISPLAY, None)}
+    t3, t4, t5, claims = qt.table3(pairs), qt.table4(pairs), qt.table5(runs, pairs), qc.claims_over_seeds(pairs)
+    tables = {"qat_table3": (t3, plain(display.table3(t3), display.TABLE3)),
+              "qat_table4": (t4, plain(t4, display.TABLE4)),
+              "qat_table5": (t5, plain(t5, display.TABLE5)),
+              "claims": (claims, plain(display.claims_table(claims, t4, RECORD_FACTS), display.CLAIMS))}
     out = record_dir / "tables"
-    for name, (df, display, digits) in tables.items():
+    for name, (df, shown) in tables.items():
         write_table(out / f"{name}.csv", df)
-        write_latex_table(out / f"{name}.tex", qt.display_table(df, display, digits))
+        write_latex_table(out / f"{name}.tex", shown)
     write_table(out / "table5_diff.csv", qc.table5_differences(pairs))
     write_table(out / "slices.csv", rec["slices"])
     write_table(out / "tracking.csv", tracking_over_seeds(rec["tracking"]))
@@ -120,4 +122,4 @@ def assemble_record(record_dir) -> dict:
     seed = int(rec["slices"].loc[rec["slices"]["bits"] == bits, "seed"].min())
     q = UniformQuantizer(bits, 1.0, "range")
     save_figure(plot_weight_scatter(scatter_dict(rec["scatter"], bits, seed, q.thresholds)), figures, "scatter")
-    return {name: df for name, (df, _, _) in tables.items()}
+    return {name: df for name, (df, _) in tables.items()}

@@ -25,9 +25,9 @@ from ..io import write_text
 MATH = {
     "Q̂'": r"\hat{Q}'", "Q̂′": r"\hat{Q}'", "Q̂": r"\hat{Q}", "Ē": r"\bar{E}", "ŵ": r"\hat{w}",
     "L′": "L'", "L−": "L_-", "L+": "L_+",
-    "α": r"\alpha", "β": r"\beta", "Δ": r"\Delta", "δ": r"\delta", "ε": r"\varepsilon", "η": r"\eta",
+    "α": r"\alpha", "β": r"\beta", "Δ": r"\Delta", "Σ": r"\Sigma", "δ": r"\delta", "ε": r"\varepsilon", "η": r"\eta",
     "θ": r"\theta", "μ": r"\mu", "ρ": r"\rho", "σ": r"\sigma", "τ": r"\tau", "ω": r"\omega", "ξ": r"\xi",
-    "±": r"\pm", "×": r"\times", "−": "-", "·": r"\cdot", "≈": r"\approx", "≥": r"\geq", "≤": r"\leq",
+    "±": r"\pm", "×": r"\times", "÷": r"\div", "−": "-", "·": r"\cdot", "≈": r"\approx", "≥": r"\geq", "≤": r"\leq",
     "≫": r"\gg", "≪": r"\ll", "→": r"\to", "∞": r"\infty", "√": r"\surd", "′": "'", "⁻¹": "^{-1}",
     "₀": "_0", "₁": "_1", "₂": "_2", "²": "^2", "³": "^3", "ᵀ": "^T",
 }

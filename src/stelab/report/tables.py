@@ -13,12 +13,13 @@ rendering rules hold for every page:
   ``True`` reaches a page;
 * verdicts as coloured badges (:func:`badge`).
 
-:func:`render` gives the cell texts as a DataFrame, :func:`to_html` an HTML table (scrolls inside its
+:func:`render` gives the cell texts as a DataFrame (:func:`plain`: without HTML, for LaTeX), :func:`to_html` an HTML table (scrolls inside its
 own box, so a wide table never widens the page), and :class:`Table` both, displayed by Jupyter.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import re
@@ -213,6 +214,12 @@ def render(table: pd.DataFrame, columns: list[Col], keep_empty: bool = False) ->
         else present(table, columns)
     rows = table.to_dict("records")
     return pd.DataFrame({c.label: [c.cell(r) for r in rows] for c in cols}, columns=[c.label for c in cols])
+
+
+def plain(table: pd.DataFrame, columns: list[Col]) -> pd.DataFrame:
+    """:func:`render` as plain text (LaTeX tables): no HTML escapes, verdicts as their words."""
+    cols = [dataclasses.replace(c, kind="text") if c.kind == "verdict" else c for c in columns]
+    return render(table, cols).map(html.unescape)
 
 
 def raw_names(labels) -> list[str]:
