@@ -170,6 +170,27 @@ def test_constants_table_rows_follow_the_bits_restriction():
                    ("a", {"name": "approx_sign"}, 1, 1.0, "range")]
 
 
+def test_table_and_curve_cases_defaults():
+    """A layer without m or layout is a range quantizer with m = 1; a curve panel takes the estimator's own
+    first bit width when it has one."""
+    ((_, _, q),) = table_cases({"s": {"name": "ste"}}, [{"bits": 3}])
+    assert (q.bits, q.m, q.layout) == (3, 1.0, "range")
+    from stelab.constants.table import curve_cases
+
+    got = [(label, spec, q.bits, q.m, q.layout) for label, spec, q in curve_cases(
+        {"a": {"name": "approx_sign", "bits": [1, 2]}, "h": {"name": "htge", "k0": 2.0}}, 4)]
+    assert got == [("a", {"name": "approx_sign"}, 1, 1.0, "range"), ("h", {"name": "htge", "k0": 2.0}, 4, 1.0, "range")]
+
+
+def test_estimator_curves_layout():
+    df = estimator_curves({"s": {"name": "ste"}, "a": {"name": "approx_sign", "bits": [1]}}, 2)
+    assert list(df.columns) == ["label", "estimator", "bits", "w", "Q", "Qhat", "dQhat", "M", "alpha"]
+    assert list(df.index) == list(range(2 * 1201))
+    assert list(df.groupby("label", sort=False)["bits"].first().items()) == [("s", 2), ("a", 1)]
+    assert set(df["estimator"]) == {"ste", "approx_sign"}
+    np.testing.assert_allclose(df.loc[df["label"] == "a", "Q"], np.where(df.loc[df["label"] == "a", "w"] >= 0, 1, -1))
+
+
 # --- α: quadrature of the definition, with the closed forms as a second route ---------------
 
 
@@ -467,6 +488,18 @@ def test_string_spec_values_are_numbers_or_text():
     assert parse_estimator_spec(" htge , k0 = 5.5 , outside = periodic ") == {"name": "htge", "k0": 5.5,
                                                                              "outside": "periodic"}
     assert parse_estimator_spec("ste") == {"name": "ste"}
+    assert parse_estimator_spec("m:f,expr=a=b") == {"name": "m:f", "expr": "a=b"}  # split at the first '='
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"name": "pwl", "lo": 0.5, "hi": 0.5}, r"^pwl: lo must be < hi, got lo=0.5, hi=0.5$"),
+    ({"name": "htge", "k0": 1.0, "outside": "wrap"}, r"^htge: outside must be 'zero' or 'periodic', got 'wrap'$"),
+    ({"k0": 1.0}, r"^estimator spec must be a name or a mapping with 'name', got \{'k0': 1.0\}$"),
+    ({"name": "pwl", "width": 1.0}, r"^estimator 'pwl': bad parameters \['width'\]; allowed: \['hi', 'lo'\]$"),
+])
+def test_estimator_construction_errors(spec, message):
+    with pytest.raises(ValueError, match=message):
+        get_estimator(spec)
 
 
 # --- quantizers: layouts, indices, dtypes -----------------------------------------------------

@@ -36,6 +36,7 @@ estimator (the estimator's fault, not a divergence of the run).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import threading
 import time
@@ -100,7 +101,7 @@ def get_estimator(spec) -> Estimator:
         try:
             return cls(**params)
         except TypeError as exc:
-            allowed = sorted(f.name for f in cls.__dataclass_fields__.values() if f.init)
+            allowed = sorted(f.name for f in dataclasses.fields(cls) if f.init)  # fields() leaves ClassVars out
             raise ValueError(f"estimator {name!r}: bad parameters {sorted(params)}; allowed: {allowed}") from exc
     if isinstance(name, str) and is_dotted_path(name):
         kind = params.pop("kind", "grad")
