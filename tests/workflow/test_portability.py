@@ -32,7 +32,7 @@ def test_dry_run_from_another_working_directory(tmp_path):
     proc = _run(["-s", str(REPO / "Snakefile"), "--directory", str(tmp_path / "run"), "-n", "--cores", "1", *SMOKE],
                 cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert _job_count(proc.stdout) == 68  # the whole smoke DAG, notebooks and report included
+    assert _job_count(proc.stdout) == 69  # the whole smoke DAG: notebooks, provenance and report included
     assert not (tmp_path / "run" / "results").exists()
 
 
@@ -47,7 +47,7 @@ def test_the_workflow_as_a_snakemake_module(tmp_path):
     )
     proc = _run(["-n", "--cores", "1", "stelab_all"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert _job_count(proc.stdout) == 68
+    assert _job_count(proc.stdout) == 69
     assert "stelab_qat_train_branch" in proc.stdout and "stelab_notebook" in proc.stdout
 
 
@@ -62,7 +62,7 @@ def test_the_snakefile_parses_without_torch(tmp_path):
     assert "torch is blocked" in check.stderr
     proc = _run(["-s", str(REPO / "Snakefile"), "-n", "--cores", "1", *SMOKE], cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert _job_count(proc.stdout) == 68
+    assert _job_count(proc.stdout) == 69
 
 
 @pytest.mark.slow
