@@ -54,6 +54,16 @@ def test_surrogate_kinds_breakpoints_and_names():
     assert Surrogate.from_spec("clipped", g).describe() == "clipped"
 
 
+def test_surrogate_spec_defaults_and_dtypes():
+    g = ElementMap.from_spec(W2)
+    with pytest.raises(ValueError, match=r"^surrogate: must be one of"):
+        Surrogate.from_spec({"kind": "clipped"}, g)  # a mapping without 'estimator' is not an estimator spec
+    est = Surrogate.from_spec({"estimator": {"name": "htge", "k0": 5.5}}, g)
+    w32 = np.linspace(-0.6, 0.6, 7, dtype=np.float32)
+    assert est(w32).dtype == np.float64  # evaluated in float64 whatever the caller's dtype
+    np.testing.assert_allclose(est(w32), est(w32.astype(np.float64)), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("spec, g, message", [
     ("derivative", W2, r"surrogate: 'derivative' needs a smooth weight map"),
     ({"estimator": "ste"}, {"kind": "tanh"}, r"surrogate: an estimator surrogate needs a quantizer weight map"),
@@ -61,7 +71,9 @@ def test_surrogate_kinds_breakpoints_and_names():
 ])
 def test_surrogate_spec_errors_name_the_key(spec, g, message):
     with pytest.raises(ValueError, match=message):
-        Surrogate.from_spec(spec, ElementMap.from_spec(g), "surrogate")
+        Surrogate.from_spec(spec, ElementMap.from_spec(g))  # the default key
+    with pytest.raises(ValueError, match=message.replace("surrogate:", "theory.model.surrogate:")):
+        Surrogate.from_spec(spec, ElementMap.from_spec(g), "theory.model.surrogate")
 
 
 def own_simulation(eta: float, omega: float, d: int, taus, seed: int, clipped: bool, w0=None) -> np.ndarray:

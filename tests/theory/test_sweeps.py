@@ -174,3 +174,96 @@ def test_case_run_stationary_density_against_the_direct_solution():
     bins = np.searchsorted((levels(2, 2.0)[:-1] + levels(2, 2.0)[1:]) / 2, centres)
     got = np.array([cell_mass[bins == j].sum() for j in range(4)])
     np.testing.assert_allclose(got, masses, rtol=0, atol=1e-6)  # tails beyond ±L = 6 are below 1e-6 here
+
+
+# --- the sweeps' plumbing: defaults, per-experiment overrides, scaling, progress -------------------------------
+
+
+def test_fixed_point_table_defaults_and_experiment_overrides():
+    """No bits/omegas/etas: one (b = 2, ω = 2) row and no η rows; the experiment's own model section (σ) is merged
+    over theory.model."""
+    base = {"weight_map": {"kind": "quantizer", "bits": 3, "omega": 1.0}, "eta": 0.4, "sigma": 0.0}
+    table, checks = fixed_point_table(theory(base, fixed_points={"model": {"sigma": 0.3}}))
+    assert checks.empty
+    (row,) = table.to_dict("records")
+    assert (row["sweep"], row["bits"], row["omega"], row["sigma"], row["eta"]) == ("bits_omega", 2, 2.0, 0.3, 0.4)
+    assert row["eps_star"] == pytest.approx(direct_eps_star(levels(2, 2.0), 1, 1, 1.0, 0.4, 0.3), rel=1e-6)
+
+
+def test_fixed_point_table_eta_rows_of_an_unquantized_model():
+    """Linear g: ε* = ησ²/(2 − η) (a = c = 1); the η rows say bits 0 and no ω."""
+    table, _ = fixed_point_table(theory({"eta": 0.1, "sigma": 0.5}, fixed_points={"bits": [], "etas": [0.2, 1.0]}))
+    assert list(table["sweep"]) == ["eta", "eta"] and list(table["bits"]) == [0, 0] and table["omega"].isna().all()
+    np.testing.assert_allclose(table["eps_star"], [0.2 * 0.25 / 1.8, 1.0 * 0.25 / 1.0], rtol=1e-12)
+
+
+def test_fixed_point_table_half_error_scales_every_error_column():
+    model = {"weight_map": {"kind": "quantizer", "bits": 2, "omega": 2.0},
+             "input_map": {"kind": "quantizer", "bits": 2, "omega": 2.0}, "eta": 0.5, "sigma": 0.3}
+    cfg = {"bits": [2], "omegas": [1.5], "etas": [0.3]}
+    full, _ = fixed_point_table(theory(model, fixed_points=cfg))
+    half, _ = fixed_point_table(theory({**model, "error": "half"}, fixed_points=cfg))
+    for col in ("eps_star", "small_noise", "eps_star_0", "deviation", "input_error", "dither", "saturation",
+                "decomposition"):
+        assert (full[col] > 0).all() or col == "saturation", col
+        np.testing.assert_allclose(half[col], 0.5 * full[col], rtol=1e-12, atol=0, err_msg=col)
+    for col in ("a", "c", "eta", "sigma", "mean_g_gap"):
+        np.testing.assert_array_equal(half[col], full[col])
+
+
+def test_fixed_point_table_grid_comes_from_the_pde_section():
+    """A smooth weight map (tanh, derivative surrogate) is solved on the PDE grid: theory.pde, then the
+    experiment's own pde section, else L = 8, dx = 0.002."""
+    from stelab.theory.fixed_points import fixed_point
+    from stelab.theory.model import Model
+
+    model = {"weight_map": {"kind": "tanh", "scale": 2.0}, "surrogate": "derivative", "eta": 0.5, "sigma": 0.3}
+    m = Model.from_spec(model)
+    cfg = {"bits": [], "etas": [0.5]}
+    cases = [({}, {}, 8.0, 0.002), ({"L": 6.0, "dx": 0.02}, {}, 6.0, 0.02), ({"L": 6.0, "dx": 0.02}, {"dx": 0.01}, 6.0, 0.01)]
+    values = []
+    for top, own, L, dx in cases:
+        th = {"model": model, "pde": top, "experiments": {"fixed_points": {**cfg, "pde": own}}}
+        (row,) = fixed_point_table(th)[0].to_dict("records")
+        assert row["eps_star"] == fixed_point(m, eta=0.5, L=L, dx=dx)["eps_star"], (top, own)
+        values.append(row["eps_star"])
+    assert len(set(values)) == 3  # the grid matters for this model
+
+
+def test_fixed_point_table_reports_progress(capsys):
+    model = {"weight_map": {"kind": "quantizer", "bits": 2, "omega": 2.0}, "eta": 0.5}
+    fixed_point_table(theory(model, fixed_points={"bits": [1, 2], "omegas": [2.0], "etas": [0.1]}), progress=True)
+    err = capsys.readouterr().err
+    assert "fixed points: 3/3 solves (100%)" in err
+
+
+def test_stability_sweep_defaults_and_its_references(capsys):
+    """Defaults d = 500, seeds [0], τ_max = 20; the sweep's numbers are exactly those of the solvers it names,
+    run with the merged sim/pde sections; the unquantized model drops both quantizers and the surrogate."""
+    from stelab.theory.fixed_points import fixed_point
+    from stelab.theory.fokker_planck import solve_pde
+    from stelab.theory.model import Model
+    from stelab.theory.odes import linear_ode
+    from stelab.theory.simulate import simulate
+
+    q = {"kind": "quantizer", "bits": 2, "omega": 2.0}
+    surrogate = {"estimator": {"name": "htge", "k0": 5.5, "outside": "periodic"}}  # s > 0: a stationary state exists
+    base = {"weight_map": q, "input_map": q, "eta": 0.1, "sigma": 0.3, "surrogate": surrogate}
+    th = {"model": {**base, "sigma": 0.0}, "pde": {"L": 6.0, "dx": 0.02, "dt": 0.1}, "sim": {"d": 50},
+          "experiments": {"stability": {"etas": [0.5], "model": {"sigma": 0.3}, "sim": {"d": 500},
+                                        "pde": {"dx": 0.01}}}}
+    df = stability_sweep(th, progress=True)
+    assert "stability sweep: 2/2 runs (100%)" in capsys.readouterr().err
+    quant, unq = df.to_dict("records")
+    pde = {"L": 6.0, "dx": 0.01, "dt": 0.1}
+    mq = Model.from_spec({**base, "eta": 0.5})
+    mu = Model.from_spec({"eta": 0.5, "sigma": 0.3})
+    assert quant["sim_eps_mean"] == float(simulate(mq, 500, 20.0, [0], taus=[20.0]).eps[0, -1])
+    assert unq["sim_eps_mean"] == float(simulate(mu, 500, 20.0, [0], taus=[20.0]).eps[0, -1])
+    assert quant["theory_eps"] == float(solve_pde(mq, 20.0, **pde).eps[-1])
+    assert unq["theory_eps"] == pytest.approx(float(linear_ode(mu, [0.0, 20.0])["eps"][-1]), rel=1e-12)
+    assert quant["eps_star"] == fixed_point(mq, L=6.0, dx=0.01)["eps_star"]
+    assert unq["eps_star"] == pytest.approx(0.5 * 0.09 / 1.5, rel=1e-12)
+    assert quant["c"] == pytest.approx(mq.c) and quant["c"] > 1.05 and unq["c"] == pytest.approx(1.0, abs=1e-9)
+    assert quant["eta_c"] == pytest.approx(0.5 * mq.c, rel=1e-12)
+    assert (quant["theory"], unq["theory"]) == ("pde", "linear_ode")
