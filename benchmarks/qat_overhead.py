@@ -148,7 +148,7 @@ def main(argv=None) -> int:
                 params = [*params, "conv*.bias"]
             paper = {"model": {"name": "mnist_convnet", "third_pool": True}, "weight_decay": 2e-4} if args.paper else {}
             run = make_run(est, n, optimizer=args.optimizer, epochs=1, batch_size=args.batch_size, lr=1e-3,
-                           track_every=0, channels_last=args.channels_last,
+                           track_every=0, channels_last=args.channels_last, eval_train_all_at_end=False,
                            quantize={"bits": 2, "layout": "range", "params": params}, **paper)
             start = init_checkpoint(run)
             t0, c0 = time.perf_counter(), time.process_time()
