@@ -70,7 +70,8 @@ def test_weight_maps_are_the_estimators_maps_on_each_layer():
 
 
 def test_final_metrics_in_percent_and_their_errors():
-    history = [{"train_acc": 0.5, "train_loss": 2.0, "val_acc": 0.4, "val_loss": 2.5, "epoch": 0},
+    history = [{"train_acc": 0.1, "train_loss": 9.0, "val_acc": 0.1, "val_loss": 9.0, "epoch": 0},
+               {"train_acc": 0.5, "train_loss": 2.0, "val_acc": 0.4, "val_loss": 2.5, "epoch": 0},
                {"train_acc": 0.9, "train_loss": "0.3", "val_acc": 0.8, "val_loss": 0.35, "epoch": 1}]
     last = final_metrics(history)
     assert last == {"train_acc": 0.9, "train_loss": 0.3, "val_acc": 0.8, "val_loss": 0.35}
@@ -107,3 +108,7 @@ def test_path_length_sums_in_float64():
     path.mark(1)
     path.mark(1)
     assert path.state()["steps"] == [1]
+    empty = PathLength({})  # a model without quantized layers: a zero path on the CPU
+    empty.before_step()
+    empty.after_step()
+    assert empty.total == 0.0
