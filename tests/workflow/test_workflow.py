@@ -25,7 +25,7 @@ def test_report_index_links_every_page(smoke_run):
 
 def test_constants_page_holds_table_app_h_and_every_estimator_figure(smoke_run):
     html = (smoke_run / "report" / "constants.html").read_text()
-    assert "App. H" in html and "convexity_coeff" in html
+    assert "App. H" in html and "L′L+/(2L−²)" in html and "convexity_coeff" not in html  # labelled, not raw
     curves = pd.read_csv(smoke_run / "results" / "constants" / "curves.tsv", sep="\t")
     for label in curves["label"].unique():
         assert f"{label} (b=" in html or label in html
