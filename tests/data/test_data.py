@@ -99,8 +99,10 @@ def test_download_from_local_mirror(tmp_path, kind):
     assert result["sizes"] == {"train": 12, "test": 5}
     assert set(result["files"].values()) == {spec}
     assert load_mnist(out)["train"][0].shape == (12, 28, 28)
+    stamp = (out / MANIFEST).stat().st_mtime_ns
     again = download_mnist(out, [], md5s=md5s)
     assert set(again["files"].values()) == {"already present"}
+    assert (out / MANIFEST).stat().st_mtime_ns == stamp  # a rerun must not make every data reader stale
 
 
 def test_checksum_mismatch_errors_and_leaves_no_output(tmp_path):

@@ -29,11 +29,17 @@ def sha256_bytes(raw: bytes) -> str:
 
 
 def write_manifest(folder, names=MNIST_FILES) -> Path:
-    """Write the manifest of ``names`` in ``folder`` (atomically); returns its path."""
+    """Write the manifest of ``names`` in ``folder`` (atomically); returns its path.
+
+    A manifest that already says the same is left untouched, so a repeated download keeps its
+    modification time and Snakemake does not rerun every job that reads the data.
+    """
     folder = Path(folder)
-    lines = [f"{sha256_bytes((folder / name).read_bytes())}  {name}\n" for name in names]
-    write_text(folder / MANIFEST, "".join(lines))
-    return folder / MANIFEST
+    path = folder / MANIFEST
+    text = "".join(f"{sha256_bytes((folder / name).read_bytes())}  {name}\n" for name in names)
+    if not (path.is_file() and path.read_text() == text):
+        write_text(path, text)
+    return path
 
 
 def read_manifest(folder) -> dict:
