@@ -1,7 +1,9 @@
-"""Test helpers shared by every tier: repository copies, Snakemake runs, tiny data sets built on the fly."""
+"""Test helpers shared by every tier: repository copies, Snakemake runs, tiny data sets built on the fly,
+fake record slices."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from stelab.data.imagefolder import check_imagefolder
@@ -80,3 +83,39 @@ def write_fake_imagefolder(root, n_classes: int, n_per_class: int, size: int, se
                 with atomic_path(root / split / f"class_{c:03d}" / f"{i:04d}.png") as tmp:
                     image.save(tmp, format="PNG")
     return check_imagefolder(root)
+
+
+def record_pairs(seed, e, bits=2, diverged=False):
+    """pairs.tsv rows of one seed: Ē per pair of both optimizers (Adam without an unadjusted pair)."""
+    rows = []
+    for optimizer, pairs in (("momentum", ("baseline", "lrtweak", "unadjusted")), ("adam", ("baseline", "lrtweak"))):
+        for pair in pairs:
+            rows.append({"bits": bits, "optimizer": optimizer, "sweep_factor": 1.0, "seed": seed, "pair": pair,
+                         "diverged": diverged, "E_bar": e[pair], "E_bar_m": 2 * e[pair], "E_bar_path": 10 * e[pair],
+                         "agreement": 98.0, "n_weights": 100,
+                         "diff_train_acc": 0.1 * (seed + 1), "diff_train_loss": -0.001, "diff_val_acc": 0.0,
+                         "diff_val_loss": 0.002})
+    return pd.DataFrame(rows)
+
+
+def record_slice(record, bits, seed, e):
+    """A record slice folder b<bits>-seed<k>/ as `stelab record-slice` writes it, with Ē per pair from ``e``."""
+    d = record / f"b{bits}-seed{seed}"
+    d.mkdir(parents=True)
+    pairs = record_pairs(seed, e, bits)
+    pairs.to_csv(d / "pairs.tsv", sep="\t", index=False)
+    runs = pd.DataFrame([{"bits": bits, "optimizer": o, "sweep_factor": 1.0, "seed": seed, "variant": v,
+                          "diverged": False, "train_acc": 97.0 + seed, "train_loss": 0.1, "val_acc": 97.0,
+                          "val_loss": 0.1} for o in ("momentum", "adam") for v in ("qhat", "ste")])
+    runs.to_csv(d / "runs.tsv", sep="\t", index=False)
+    tracking = pd.DataFrame([{"bits": bits, "optimizer": "momentum", "sweep_factor": 1.0, "seed": seed,
+                              "pair": "baseline", "step": s, "E_bar": e["baseline"] * s / 10,
+                              "E_bar_m": e["baseline"] * s / 5, "E_bar_path": 1.0, "agreement": 99.0,
+                              "n_weights": 100} for s in (0, 5, 10)])
+    tracking.to_csv(d / "tracking.tsv", sep="\t", index=False)
+    scatter = pd.DataFrame([{"optimizer": o, "pair": p, "x": 0.1 * i, "y": 0.1 * i}
+                            for o in ("momentum", "adam") for p in ("adjusted", "unadjusted") for i in range(5)])
+    scatter.to_csv(d / "scatter.tsv", sep="\t", index=False)
+    (d / "provenance.json").write_text(json.dumps({"commit": "c" * 40, "wall_s": 100.0,
+                                                   "job_wall_s": {"a.tsv": 40.0, "b.tsv": 50.5}}))
+    return d

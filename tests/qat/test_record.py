@@ -4,7 +4,6 @@ Expected values are worked out by hand here (Student t quantiles from a table: t
 degrees of freedom = 12.7062047, 4.30265273, 2.77644511), never by the code under test.
 """
 
-import json
 import math
 
 import numpy as np
@@ -16,20 +15,10 @@ from stelab.qat import claims as qc
 from stelab.qat.record import assemble_record, load_record, tracking_over_seeds
 from stelab.qat.record_slice import checkpoint_sums, scatter_table
 
+from helpers import record_pairs as _pairs
+from helpers import record_slice as _slice
+
 T975 = {1: 12.7062047, 2: 4.30265273, 4: 2.77644511}
-
-
-def _pairs(seed, e, bits=2, diverged=False):
-    """pairs.tsv rows of one seed: Ē per pair of both optimizers (Adam without an unadjusted pair)."""
-    rows = []
-    for optimizer, pairs in (("momentum", ("baseline", "lrtweak", "unadjusted")), ("adam", ("baseline", "lrtweak"))):
-        for pair in pairs:
-            rows.append({"bits": bits, "optimizer": optimizer, "sweep_factor": 1.0, "seed": seed, "pair": pair,
-                         "diverged": diverged, "E_bar": e[pair], "E_bar_m": 2 * e[pair], "E_bar_path": 10 * e[pair],
-                         "agreement": 98.0, "n_weights": 100,
-                         "diff_train_acc": 0.1 * (seed + 1), "diff_train_loss": -0.001, "diff_val_acc": 0.0,
-                         "diff_val_loss": 0.002})
-    return pd.DataFrame(rows)
 
 
 def test_ratio_interval_is_the_t_interval_of_the_log_ratio():
@@ -88,28 +77,6 @@ def test_table5_differences_interval():
     assert d["train_acc_diff_lo"] == pytest.approx(0.3 - half, rel=1e-7)
     assert d["train_acc_diff_hi"] == pytest.approx(0.3 + half, rel=1e-7)
     assert d["n_seeds"] == 5
-
-
-def _slice(record, bits, seed, e):
-    d = record / f"b{bits}-seed{seed}"
-    d.mkdir(parents=True)
-    pairs = _pairs(seed, e, bits)
-    pairs.to_csv(d / "pairs.tsv", sep="\t", index=False)
-    runs = pd.DataFrame([{"bits": bits, "optimizer": o, "sweep_factor": 1.0, "seed": seed, "variant": v,
-                          "diverged": False, "train_acc": 97.0 + seed, "train_loss": 0.1, "val_acc": 97.0,
-                          "val_loss": 0.1} for o in ("momentum", "adam") for v in ("qhat", "ste")])
-    runs.to_csv(d / "runs.tsv", sep="\t", index=False)
-    tracking = pd.DataFrame([{"bits": bits, "optimizer": "momentum", "sweep_factor": 1.0, "seed": seed,
-                              "pair": "baseline", "step": s, "E_bar": e["baseline"] * s / 10,
-                              "E_bar_m": e["baseline"] * s / 5, "E_bar_path": 1.0, "agreement": 99.0,
-                              "n_weights": 100} for s in (0, 5, 10)])
-    tracking.to_csv(d / "tracking.tsv", sep="\t", index=False)
-    scatter = pd.DataFrame([{"optimizer": o, "pair": p, "x": 0.1 * i, "y": 0.1 * i}
-                            for o in ("momentum", "adam") for p in ("adjusted", "unadjusted") for i in range(5)])
-    scatter.to_csv(d / "scatter.tsv", sep="\t", index=False)
-    (d / "provenance.json").write_text(json.dumps({"commit": "c" * 40, "wall_s": 100.0,
-                                                   "job_wall_s": {"a.tsv": 40.0, "b.tsv": 50.5}}))
-    return d
 
 
 def test_assemble_record_means_over_slices(tmp_path):

@@ -222,6 +222,18 @@ def plain(table: pd.DataFrame, columns: list[Col]) -> pd.DataFrame:
     return render(table, cols).map(html.unescape)
 
 
+def to_markdown(table: pd.DataFrame, columns: list[Col]) -> str:
+    """A GitHub pipe table of ``table`` under ``columns`` (:func:`plain` texts; ``|`` escaped)."""
+    shown = plain(table, columns)
+
+    def row(cells) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    lines = [row(shown.columns), "|" + "---|" * len(shown.columns)]
+    lines += [row(r) for r in shown.itertuples(index=False, name=None)]
+    return "\n".join(lines) + "\n"
+
+
 def raw_names(labels) -> list[str]:
     """The labels that look like code ids (``snake_case``): none may reach a page."""
     return [label for label in labels if _SNAKE.match(str(label))]
