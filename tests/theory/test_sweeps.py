@@ -200,12 +200,13 @@ def test_fixed_point_table_eta_rows_of_an_unquantized_model():
 def test_fixed_point_table_half_error_scales_every_error_column():
     model = {"weight_map": {"kind": "quantizer", "bits": 2, "omega": 2.0},
              "input_map": {"kind": "quantizer", "bits": 2, "omega": 2.0}, "eta": 0.5, "sigma": 0.3}
-    cfg = {"bits": [2], "omegas": [1.5], "etas": [0.3]}
+    cfg = {"bits": [2], "omegas": [1.5, 0.5], "etas": [0.3]}  # ω = 0.5 < a w*/c: a saturated row
     full, _ = fixed_point_table(theory(model, fixed_points=cfg))
     half, _ = fixed_point_table(theory({**model, "error": "half"}, fixed_points=cfg))
+    assert list(full["status"]) == ["ok", "saturated", "ok"] and full["saturation"].iloc[1] > 0.1
     for col in ("eps_star", "small_noise", "eps_star_0", "deviation", "input_error", "dither", "saturation",
                 "decomposition"):
-        assert (full[col] > 0).all() or col == "saturation", col
+        assert (full[col] > 0).any(), col
         np.testing.assert_allclose(half[col], 0.5 * full[col], rtol=1e-12, atol=0, err_msg=col)
     for col in ("a", "c", "eta", "sigma", "mean_g_gap"):
         np.testing.assert_array_equal(half[col], full[col])
