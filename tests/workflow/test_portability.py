@@ -76,6 +76,7 @@ def test_a_rule_runs_where_only_the_dependencies_are_installed(tmp_path):
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     env = workflow_env()
     env["PATH"] = os.pathsep.join([str(env_dir / "bin"), env["PATH"]])
+    env["STELAB_PYTHON"] = str(env_dir / "bin" / "python")  # what --sdm conda's environment would be
     env.pop("PYTHONPATH")
     probe = subprocess.run(["python", "-c", "import torch, pandas, papermill; import stelab"], env=env,
                            capture_output=True, text=True)
@@ -85,3 +86,17 @@ def test_a_rule_runs_where_only_the_dependencies_are_installed(tmp_path):
                  *SMOKE], cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "run" / "results" / "constants" / "constants.json").stat().st_size > 0
+
+
+def test_jobs_run_with_the_snakemake_interpreter_when_the_venv_is_not_activated(tmp_path):
+    """`.venv/bin/snakemake` without `source .venv/bin/activate`: no python with torch on PATH."""
+    env = workflow_env()
+    env["PATH"] = "/usr/bin:/bin"
+    env.pop("STELAB_PYTHON", None)
+    probe = subprocess.run("python -c 'import torch'", shell=True, env=env, capture_output=True, text=True)
+    assert probe.returncode != 0, "this test needs a PATH without a python that has torch"
+    target = "results/constants/constants.json"
+    proc = _run([target, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path / "run"), "--cores", "1",
+                 *SMOKE], cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "run" / target).stat().st_size > 0

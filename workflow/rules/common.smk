@@ -16,14 +16,25 @@
 import json
 import os
 import shlex
+import sys
 from pathlib import Path
+
+from snakemake.settings.types import DeploymentMethod
 
 from stelab.config import software_versions, source_digests, user_code
 
 WORKFLOW_ROOT = Path(workflow.current_basedir).parents[1]
 # set here for every job, not required from the user (so no envvars directive)
 os.environ.update(STELAB_SRC=str(WORKFLOW_ROOT / "src"))
-STELAB = 'PYTHONPATH="$STELAB_SRC${PYTHONPATH:+:$PYTHONPATH}" python -m stelab'
+# Jobs run stelab with $STELAB_PYTHON: by default the interpreter that runs Snakemake, so
+# `.venv/bin/snakemake` works without activating the venv; with --sdm conda the rule's conda
+# environment's python. A value set by the user is kept. The path travels in the environment, not in
+# the params, so a moved checkout or venv reruns nothing.
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    os.environ.pop("STELAB_PYTHON", None)
+else:
+    os.environ.setdefault("STELAB_PYTHON", sys.executable)
+STELAB = 'PYTHONPATH="$STELAB_SRC${PYTHONPATH:+:$PYTHONPATH}" "${STELAB_PYTHON:-python}" -m stelab'
 # Every rule runs in this environment under `--sdm conda` (path relative to the rule files).
 STELAB_ENV = "../../envs/stelab.yaml"
 ALL_TARGETS = []

@@ -11,7 +11,8 @@
 # trains on data.imagefolder: the training rules then take the check_imagefolder output as
 # input and pass the ImageFolder root as --data. Training jobs get more memory and time on
 # each Slurm retry (attempt 1, 2, 3). Training jobs ask for --device cuda when qat.gpu > 0 (and then
-# fail at once on a node without a visible GPU) and stop or keep a diverging run by
+# fail at once on a node without a visible GPU), else --device cpu (a visible GPU is not used, so the
+# device a job's numbers come from is the one its identity names), and stop or keep a diverging run by
 # qat.on_divergence; a branch's wall-clock seconds per epoch go to timings.tsv, so its
 # history.tsv, final.pt and snapshots.pt are byte-identical across identical runs.
 # A job's identity for Snakemake (params; a change reruns the job): the run settings, the user
@@ -36,7 +37,7 @@ QAT_LOADER = f"--workers {QAT['workers']}" + (
     " --pin-memory" if QAT["pin_memory"] else ""
 )
 QAT_JOB = f"--on-divergence {QAT['on_divergence']}"
-QAT_DEVICE = "cuda" if QAT["gpu"] > 0 else "auto"
+QAT_DEVICE = "cuda" if QAT["gpu"] > 0 else "cpu"
 QAT_VERSIONS = software_versions()
 QAT_BITS = QAT["quantize"]["bits"]
 QAT_ALL_BITS = [QAT_BITS] + [e["bits"] for e in QAT["extra_bits"]]
