@@ -59,6 +59,16 @@ def test_simulate_solve_compare(tmp_path):
     assert pt["tau_p_formula"].iloc[0] == pytest.approx(20.0)
 
 
+def test_simulate_and_solve_outputs_are_byte_identical_when_rerun(tmp_path):
+    """No wall-clock time or other run-dependent value in the .npz files (their bytes identify a result)."""
+    spec = json.dumps(THEORY)
+    for sub in ("simulate", "solve"):
+        for run in ("a", "b"):
+            assert main(["theory", sub, "--spec", spec, "--experiment", "density", "--case", "main",
+                         "--out", str(tmp_path / f"{sub}_{run}.npz")]) == 0
+        assert (tmp_path / f"{sub}_a.npz").read_bytes() == (tmp_path / f"{sub}_b.npz").read_bytes(), sub
+
+
 def test_fixed_point_and_sweep(tmp_path):
     spec = json.dumps(THEORY)
     assert main(["theory", "fixed-point", "--spec", spec, "--out", str(tmp_path / "fp.tsv"),

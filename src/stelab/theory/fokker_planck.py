@@ -30,7 +30,6 @@ Numerics:
 
 from __future__ import annotations
 
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -94,7 +93,6 @@ class PDEResult:
     snapshots: dict = field(default_factory=dict)
     mass_drift: float = 0.0
     min_density: float = 0.0
-    seconds: float = 0.0
     final: np.ndarray | None = None
 
     @property
@@ -106,7 +104,7 @@ class PDEResult:
         out = {"tau": self.tau, "eps": error_scale * self.eps, "faces": self.faces,
                "teacher_values": self.teacher_values, "teacher_probs": self.teacher_probs,
                "mass_drift": np.asarray(self.mass_drift), "min_density": np.asarray(self.min_density),
-               "seconds": np.asarray(self.seconds), "snapshot_taus": np.asarray(snap_taus, dtype=np.float64)}
+               "snapshot_taus": np.asarray(snap_taus, dtype=np.float64)}
         for i, t in enumerate(snap_taus):
             out[f"snapshot_{i}"] = self.snapshots[t]
         return out
@@ -185,7 +183,6 @@ class FokkerPlanck:
             snapshot_taus=(), mu0=None, progress: bool = False) -> PDEResult:
         """Integrate from μ₀ (or ``mu0``, cell averages per teacher value) to τ_max in steps of ``dt``,
         keeping μ at ``snapshot_taus``; ``progress`` reports the steps done (:class:`stelab.progress.Progress`)."""
-        t0 = time.time()
         if not dt > 0 or not 0.5 <= theta <= 1.0:
             raise ValueError(f"pde: need dt > 0 and 0.5 <= theta <= 1, got dt={dt}, theta={theta}")
         mu = self.initial_density() if mu0 is None else np.array(mu0, dtype=np.float64)
@@ -216,7 +213,7 @@ class FokkerPlanck:
                 if bar is not None:
                     bar.update()
         return PDEResult(np.arange(n_steps + 1) * dt, eps, self.grid.faces, self.model.teacher.values,
-                         self.wp, snapshots, drift, mn, time.time() - t0, final=mu)
+                         self.wp, snapshots, drift, mn, final=mu)
 
 
 def solve_pde(model: Model, tau_max: float, snapshot_taus=(), eta: float | None = None, mu0=None,

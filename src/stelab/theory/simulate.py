@@ -14,7 +14,6 @@ exact formula of :mod:`stelab.theory.model` over the d coordinates at the record
 
 from __future__ import annotations
 
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -34,11 +33,10 @@ class SimResult:
     d: int
     w_star: np.ndarray
     snapshots: dict = field(default_factory=dict)
-    seconds: float = 0.0
 
     def to_npz_dict(self, error_scale: float = 1.0) -> dict:
         out = {"tau": self.tau, "eps": error_scale * self.eps, "seeds": np.asarray(self.seeds),
-               "d": np.asarray(self.d), "w_star": self.w_star, "seconds": np.asarray(self.seconds)}
+               "d": np.asarray(self.d), "w_star": self.w_star}
         snap_taus = sorted(self.snapshots)
         out["snapshot_taus"] = np.asarray(snap_taus, dtype=np.float64)
         for i, t in enumerate(snap_taus):
@@ -66,7 +64,6 @@ def simulate(model: Model, d: int, tau_max: float, seeds, taus=None, snapshot_ta
     ``eta`` overrides the model's learning rate. ``progress``: report the steps done
     (:class:`stelab.progress.Progress`).
     """
-    t_start = time.time()
     seeds = [int(s) for s in seeds]
     n_seeds = len(seeds)
     eta = model.eta if eta is None else float(eta)
@@ -120,4 +117,4 @@ def simulate(model: Model, d: int, tau_max: float, seeds, taus=None, snapshot_ta
                     record(step)
             if bar is not None:
                 bar.update(k)
-    return SimResult(rec / d, eps_rec, seeds, d, w_star, snapshots, time.time() - t_start)
+    return SimResult(rec / d, eps_rec, seeds, d, w_star, snapshots)
