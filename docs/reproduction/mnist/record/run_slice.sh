@@ -8,8 +8,9 @@
 # unadjusted; A: qhat, ste, lrtweak) with config/config.yaml + config/paper.yaml +
 # record/_slice.yaml + record/slices/<slice>.yaml, one thread per job, two jobs at a time
 # (CORES, default 2), from a frozen copy of the current commit (runs/record/code-<commit>),
-# in runs/record/<slice>/. Safe under nohup; after a kill the same command resumes (finished
-# jobs are kept, a killed job continues from its last resume checkpoint). A finished slice is
+# in runs/record/<slice>/. Safe under nohup; after a kill the same command resumes, from the
+# commit the slice started from (runs/record/<slice>/commit), even if HEAD moved since: finished
+# jobs are kept, a killed job continues from its last resume checkpoint. A finished slice is
 # packed into docs/reproduction/mnist/record/<slice>/ (stelab record-slice) and, with --commit,
 # committed at once (that folder only).
 #
@@ -47,7 +48,8 @@ run_one() {  # run_one <slice> <commit> <run dir> <out dir>
   [ -f "$code/$record/slices/$slice.yaml" ] || { echo "$slice: no $record/slices/$slice.yaml at ${commit:0:12}" >&2; return 2; }
   local configs=(config/config.yaml config/paper.yaml "$record/_slice.yaml" "$record/slices/$slice.yaml")
   mkdir -p "$dir/results/data/mnist"
-  if [ -d "$repo/runs/record/mnist" ]; then  # a verified local copy saves a download per slice
+  # a verified local copy saves a download per slice; a resumed slice keeps its data untouched
+  if [ -d "$repo/runs/record/mnist" ] && [ ! -f "$dir/results/data/mnist/SHA256SUMS" ]; then
     PYTHONPATH="$code/src" python -m stelab download-mnist --out "$dir/results/data/mnist" \
       --mirror "$repo/runs/record/mnist" >> "$dir/data.log" 2>&1
   fi
@@ -78,9 +80,14 @@ if [ "$verify" = 1 ]; then
   exit $status
 fi
 
-commit=$(git -C "$repo" rev-parse HEAD)
+head=$(git -C "$repo" rev-parse HEAD)
 for slice in "$@"; do
-  run_one "$slice" "$commit" "$repo/runs/record/$slice" "$repo/$record/$slice" || continue
+  # a slice started before (killed, or the machine went away) resumes from the commit it started
+  # from, so its finished jobs are kept; a new slice runs from HEAD
+  dir="$repo/runs/record/$slice"
+  if [ -s "$dir/commit" ]; then commit=$(cat "$dir/commit"); else commit=$head; fi
+  mkdir -p "$dir" && echo "$commit" > "$dir/commit"
+  run_one "$slice" "$commit" "$dir" "$repo/$record/$slice" || continue
   if [ "$commit_each" = 1 ]; then
     for try in 1 2 3 4 5 6; do  # the index may be locked by a commit in progress
       if git -C "$repo" add "$record/$slice" && \
