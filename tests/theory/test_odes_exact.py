@@ -1,9 +1,8 @@
 """The ODE limits of theory/odes.py against equations written out here from its docstring.
 
 Second routes that share no code with ``stelab.theory.odes``: Gaussian bin sums with ``math.erf``,
-the closure ODEs integrated by ``scipy.integrate.solve_ivp`` (DOP853, tight tolerances), the
-closed linear ODE integrated the same way, and the transport limit solved by hand (constant
-velocities on each bin, arrival times, sliding with the weight λ that makes E[g | w*] = a w*/c).
+the closure ODEs integrated by ``scipy.integrate.solve_ivp`` (DOP853, tight tolerances) and the
+closed linear ODE integrated the same way (the transport limit: ``test_transport.py``).
 The constants a, c come from ``gaussian_constants`` (quadrature, ``test_sweeps.py``).
 """
 
@@ -14,7 +13,7 @@ import pytest
 from scipy import integrate
 
 from stelab.theory.model import Model
-from stelab.theory.odes import _closure_step_moments, gaussian_closure, linear_ode, transport_limit
+from stelab.theory.odes import _closure_step_moments, gaussian_closure, linear_ode
 
 from test_sweeps import gaussian_constants, levels
 
@@ -180,6 +179,7 @@ def test_linear_ode_with_quantized_inputs_a_discrete_teacher_and_a_shifted_init(
     np.testing.assert_allclose(out["m"], m, rtol=1e-9)
     np.testing.assert_allclose(out["q"], q, rtol=1e-9)
     np.testing.assert_array_equal(out["tau"], taus)
+    assert linear_ode(Model.from_spec(spec), [0, 1, 3])["tau"].dtype == np.float64  # integer times come back as floats
     other = linear_ode(Model.from_spec(spec), taus, eta=0.1)
     np.testing.assert_allclose(other["eps"], linear_reference(a, c, rho, mean_w, 0.5, 0.1, 0.3, 0.36, taus)[0],
                                rtol=1e-9)
@@ -187,44 +187,5 @@ def test_linear_ode_with_quantized_inputs_a_discrete_teacher_and_a_shifted_init(
 
 @pytest.mark.parametrize("spec", [{"weight_map": Q22}, {"surrogate": "clipped"}])
 def test_linear_ode_refuses_what_it_does_not_solve(spec):
-    with pytest.raises(ValueError, match="weight_map identity and surrogate ste"):
+    with pytest.raises(ValueError, match="^theory: the closed ODE needs weight_map identity and surrogate ste$"):
         linear_ode(Model.from_spec(spec), [0.0, 1.0])
-
-
-def transport_exact(x0, t, arrive, before, slid):
-    """ε(t) of particles that reach the sliding threshold at time ``arrive`` (error ``before`` until then)."""
-    return float(np.mean(np.where(arrive <= t, slid, before)))
-
-
-def test_transport_limit_of_a_two_bit_map_slides_on_the_threshold_of_the_target_bin():
-    """w* = 1, a = c = 1, levels ±2/3, ±2: ŵ in (0.1, 4/3) moves at 1 − 2/3 = 1/3, ŵ in (4/3, 3) at 1 − 2 = −1;
-    both stop on θ = 4/3 and dither with λ = 1/4 on the level 2 (E[g] = 1): ε = λ·1 + (1 − λ)/9 = 1/3."""
-    spec = {"weight_map": Q22, "eta": 0.05, "init": {"kind": "uniform", "low": 0.1, "high": 3.0}}
-    n = 1000
-    x0 = 0.1 + 2.9 * (np.arange(n) + 0.5) / n
-    arrive = np.where(x0 < 4 / 3, (4 / 3 - x0) * 3, x0 - 4 / 3)
-    before = np.where(x0 < 4 / 3, 1 / 9, 1.0)
-    t = np.array([0.0, 0.4, 1.0, 2.5, 3.6, 5.0])
-    out = transport_limit(Model.from_spec(spec), t / 0.05, n_particles=n, dt=0.01)
-    want = [transport_exact(x0, ti, arrive, before, 1 / 3) for ti in t]
-    np.testing.assert_allclose(out["eps"], want, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(out["t"], t, rtol=1e-12)
-    np.testing.assert_allclose(out["tau"], t / 0.05, rtol=1e-12)
-    assert out["eps"][-1] == pytest.approx(1 / 3, abs=1e-12)
-    slow = transport_limit(Model.from_spec(spec), t / 0.05, eta=0.025, n_particles=n, dt=0.01)
-    np.testing.assert_allclose(slow["eps"], [transport_exact(x0, ti / 2, arrive, before, 1 / 3) for ti in t],
-                               rtol=0, atol=1e-12)
-
-
-def test_transport_limit_of_a_one_bit_map_with_two_teacher_values():
-    """Levels ±2, θ = 0, w* = ±1: for w* = 1 the velocity is 3 left of 0 and −1 right of it (λ = 3/4 on +2,
-    sliding error 3), for w* = −1 it is 1 and −3 (λ = 1/4); unarrived particles have error 9 or 1."""
-    spec = {"weight_map": {"kind": "quantizer", "bits": 1, "omega": 2.0}, "eta": 0.1,
-            "teacher": {"kind": "rademacher", "value": 1.0}}
-    n = 2000
-    x0 = Model.from_spec(spec).init.quantiles(n)
-    t = np.array([0.0, 0.2, 0.6, 1.5, 4.0])
-    out = transport_limit(Model.from_spec(spec), t / 0.1, n_particles=n, dt=0.02)
-    plus = [transport_exact(x0, ti, np.where(x0 < 0, -x0 / 3, x0), np.where(x0 < 0, 9.0, 1.0), 3.0) for ti in t]
-    minus = [transport_exact(x0, ti, np.where(x0 < 0, -x0, x0 / 3), np.where(x0 < 0, 1.0, 9.0), 3.0) for ti in t]
-    np.testing.assert_allclose(out["eps"], 0.5 * (np.array(plus) + np.array(minus)), rtol=0, atol=1e-12)

@@ -58,3 +58,21 @@ def test_particles_record_on_the_dt_grid_and_are_reproducible_per_seed(capsys):
     slow = particles(m, 1.0, [0.0, 1.0], n=5000, dt=0.01, seed=1, eta=0.05)
     fast = particles(m, 1.0, [0.0, 1.0], n=5000, dt=0.01, seed=1)
     assert slow["eps"][0] == fast["eps"][0] and fast["eps"][1] < slow["eps"][1] - 0.1  # η = 0.05 barely moves
+
+
+def test_clipped_ste_particles_beyond_the_range_never_move():
+    """s = 1{|ŵ| ≤ 2}: drift and noise both vanish outside, so those particles keep their initial value."""
+    spec = {"weight_map": {"kind": "quantizer", "bits": 2, "omega": 2.0}, "surrogate": "clipped", "eta": 0.5,
+            "sigma": 0.3, "init": {"kind": "normal", "std": 2.0}}
+    out = particles(Model.from_spec(spec), 2.0, [0.0, 2.0], n=4000, dt=0.05, seed=0, snapshot_taus=[0.0, 2.0])
+    x0, x1 = out["snapshots"][0.0], out["snapshots"][2.0]
+    frozen = np.abs(x0) > 2.0
+    assert 0.25 < frozen.mean() < 0.4  # P(|ŵ₀| > 2) = 0.317
+    np.testing.assert_array_equal(x1[frozen], x0[frozen])
+    assert np.all(x1[~frozen] != x0[~frozen])
+
+
+def test_particles_defaults_20000_particles_and_dt_0_01():
+    out = particles(Model.from_spec(SPEC), 0.05, [0.0, 0.03, 0.05])
+    assert len(out["w_star"]) == 20000 and (out["w_star"] == -0.5).sum() == 6000
+    np.testing.assert_allclose(out["tau"], [0.0, 0.03, 0.05], rtol=0, atol=1e-12)
