@@ -1,5 +1,6 @@
 """Everything that decides a number is part of a job's identity for Snakemake (params or inputs): the
-user code a config names, the thread count, the device, the versions; nothing else, so a finished run
+user code a config names, the stelab package's source, the thread count, the device, the versions;
+nothing else, so a finished run
 moves. A pair is compared only when its two runs share threads, device and versions."""
 
 import os
@@ -17,7 +18,7 @@ PRETRAIN = "results/qat/b2/momentum/lr1/seed0/pretrain.pt"
 
 
 @pytest.mark.parametrize("field, value", [("threads", 2), ("device", "cuda (NVIDIA H100)"), ("torch", "2.0.0"),
-                                          ("stelab", "0.0.1")])
+                                          ("stelab", "0.0.1"), ("source", "sha256:0")])
 def test_compare_refuses_a_pair_whose_runs_differ_in_numerics(tmp_path, mnist, capsys, field, value):
     qhat, ste = Chain(tmp_path, mnist), Chain(tmp_path, mnist, variant="ste")
     assert qhat.run() == 0 and ste.fork() == 0 and ste.branch() == 0
@@ -73,3 +74,8 @@ def test_identity_for_snakemake_reruns_what_changed_and_nothing_when_moved(tmp_p
         (moved / "change.yaml").write_text(change + "\n")
         out = _snakemake(moved, "est.yaml", "change.yaml", "-n")
         assert "qat_pretrain" in out and "make_synthetic_mnist" not in out, (change, out[-3000:])
+    (moved / "change.yaml").write_text("{}\n")
+    assert "Nothing to be done" in _snakemake(moved, "est.yaml", "change.yaml", "-n")
+    quantizers = moved / "stelab" / "src" / "stelab" / "quantizers.py"
+    quantizers.write_text(quantizers.read_text() + "\n# edited\n")  # same version number, other code
+    assert "qat_pretrain" in _snakemake(moved, "est.yaml", "change.yaml", "-n")

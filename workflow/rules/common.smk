@@ -22,6 +22,7 @@ from pathlib import Path
 from snakemake.settings.types import DeploymentMethod
 
 from stelab.config import software_versions, source_digests, user_code
+from stelab.config.identity import package_digest
 
 WORKFLOW_ROOT = Path(workflow.current_basedir).parents[1]
 # set here for every job, not required from the user (so no envvars directive)
@@ -35,6 +36,9 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
 else:
     os.environ.setdefault("STELAB_PYTHON", sys.executable)
 STELAB = 'PYTHONPATH="$STELAB_SRC${PYTHONPATH:+:$PYTHONPATH}" "${STELAB_PYTHON:-python}" -m stelab'
+# The content of the stelab package the jobs run: a param of every rule that computes or shows a
+# number (not of the data rules, whose outputs are checked by content), so a code change reruns them.
+STELAB_SOURCE = package_digest(WORKFLOW_ROOT / "src" / "stelab")
 # Every rule runs in this environment under `--sdm conda` (path relative to the rule files).
 STELAB_ENV = "../../envs/stelab.yaml"
 ALL_TARGETS = []

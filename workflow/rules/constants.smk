@@ -34,6 +34,7 @@ rule estimator_constants:
         runtime=10,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         spec=as_json(config["constants"]),
         code=user_code_param(config["constants"]),
     shell:

@@ -82,6 +82,7 @@ else:
             runtime=5,
         params:
             stelab=STELAB,
+            source=STELAB_SOURCE,
             out=lambda wildcards, output: os.path.dirname(output[0]),
             n_train=config["data"]["synthetic"]["n_train"],
             n_test=config["data"]["synthetic"]["n_test"],

@@ -114,6 +114,7 @@ rule figures_constants:
         runtime=10,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         out=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "{params.stelab} figures constants --curves {input.curves:q} --out-dir {params.out:q} > {log:q} 2>&1"
@@ -135,6 +136,7 @@ rule figures_qat:
         runtime=10,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         out=lambda wildcards, output: os.path.dirname(output[0]),
         sweep=lambda wildcards, input: (
             f"--sweep {shlex.quote(input.sweep)} --sweep-fit {shlex.quote(input.sweep_fit)}"
@@ -162,6 +164,7 @@ rule figures_theory:
         runtime=10,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         out=lambda wildcards, output: os.path.dirname(output[0]),
         inputs=THEORY_FIGURE_ARGS,
     shell:

@@ -80,6 +80,7 @@ rule qat_pretrain:
         gpu=QAT["gpu"],
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         data=qat_data_dir,
         qat=QAT_SETTINGS,
         code=qat_user_code,
@@ -111,6 +112,7 @@ rule qat_fork:
         runtime=10,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         qat=QAT_SETTINGS,
         code=qat_user_code,
         versions=QAT_VERSIONS,
@@ -141,6 +143,7 @@ rule qat_train_branch:
         gpu=QAT["gpu"],
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         data=qat_data_dir,
         code=qat_user_code,
         threads=QAT["threads"],
@@ -175,6 +178,7 @@ rule qat_compare:
         runtime=30,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         points=QAT["scatter_points"],
         bits=QAT_BITS,
     shell:
@@ -221,6 +225,7 @@ rule qat_tables:
         runtime=10,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         out=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "{params.stelab} qat-tables --pairs {input.pairs:q} --runs {input.runs:q} --out-dir {params.out:q} > {log:q} 2>&1"

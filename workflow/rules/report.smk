@@ -87,6 +87,7 @@ rule report_provenance:
         runtime=5,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         config=as_json(config),
         configfiles=" ".join(
             shlex.quote(f)
@@ -130,6 +131,7 @@ rule notebook:
         runtime=20,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         sources=lambda wc: checkout_files_param(PAGE_SOURCES[wc.notebook]),
         template=lambda wildcards, input: NOTEBOOK_TEMPLATES[wildcards.notebook],
         parameters=lambda wildcards, input: as_json(
@@ -163,6 +165,7 @@ rule report_index:
         runtime=5,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         title=config["report"]["title"],
         sources=checkout_files_param(RECORD_FILES if RECORD else []),
         record=lambda wildcards, input: (

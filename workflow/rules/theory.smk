@@ -36,6 +36,7 @@ rule theory_simulate:
         runtime=60,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
         code=lambda wc: user_code_param(case_spec(config["theory"], wc.texp, wc.tcase)),
     shell:
@@ -55,6 +56,7 @@ rule theory_solve:
         runtime=30,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         spec=lambda wc: as_json(case_spec(config["theory"], wc.texp, wc.tcase)),
         code=lambda wc: user_code_param(case_spec(config["theory"], wc.texp, wc.tcase)),
     shell:
@@ -95,6 +97,7 @@ for _exp, _cases in THEORY_CASES.items():
             runtime=10,
         params:
             stelab=STELAB,
+            source=STELAB_SOURCE,
             spec=as_json(section_for(config["theory"], _exp)),
             code=user_code_param(section_for(config["theory"], _exp)),
             exp=_exp,
@@ -134,6 +137,7 @@ rule theory_fixed_points:
         runtime=30,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         spec=as_json(section_for(config["theory"], "fixed_points")),
         code=user_code_param(section_for(config["theory"], "fixed_points")),
     shell:
@@ -158,6 +162,7 @@ rule theory_stability:
         runtime=30,
     params:
         stelab=STELAB,
+        source=STELAB_SOURCE,
         spec=as_json(section_for(config["theory"], "stability")),
         code=user_code_param(section_for(config["theory"], "stability")),
     shell:

@@ -10,7 +10,10 @@ names an edited module) and the training jobs record in their identity
 (:mod:`stelab.qat.identity`). Only the named module's file is hashed: code it imports from other
 files is not covered. Modules are located without being imported (no user code runs here).
 
-:func:`software_versions` is the stelab, Python and torch version of the environment that builds
+:func:`package_digest` is the content of the stelab package itself (every ``*.py`` file under it): the
+version number alone does not change when the code does, so the rules that compute numbers hold the
+digest as a param and the training jobs record it (a code change reruns them and refuses their
+stale resume checkpoints). :func:`software_versions` is the stelab, Python and torch version of the environment that builds
 the DAG, read without importing torch, so a head node without the training stack can still parse.
 :func:`source_digests` is the content of files of the checkout a rule reads (notebook templates,
 the committed record's tables), keyed by their file names: a rule holds it as a param instead of
@@ -107,6 +110,17 @@ def user_code(section) -> dict:
 def source_digests(paths) -> dict:
     """{file name: ``sha256:<hex>``} of ``paths`` (named by their last component only, which does not move)."""
     return {Path(p).name: "sha256:" + hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+
+
+def package_digest(root=None) -> str:
+    """``sha256:<hex>`` over the relative path and bytes of every ``*.py`` file under ``root`` (default:
+    this stelab package's folder), in sorted order; caches and other files are not read."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return "sha256:" + h.hexdigest()
 
 
 def software_versions() -> str:

@@ -16,7 +16,9 @@ checkpoint and the data to a trained checkpoint. Its result is fixed by
   (:func:`stelab.config.user_code`), so a resume checkpoint written before the module was edited
   is not continued with the new code (absent otherwise, so such checkpoints keep their bytes);
 * the numerics: ``threads`` (torch's CPU thread count: reductions are split per thread, so 1
-  and 2 threads round differently), ``device``, and the ``stelab`` and ``torch`` versions.
+  and 2 threads round differently), ``device``, and the ``stelab`` and ``torch`` versions;
+* ``source``: the digest of the stelab package's source (:func:`stelab.config.identity.package_digest`), since
+  its version number stays the same while its code changes.
 
 Every checkpoint a training job writes records its identity; a resume checkpoint whose identity
 differs from the job's is discarded (:func:`identity_differences` says what differed). Two jobs
@@ -34,11 +36,12 @@ import torch
 
 from .. import __version__
 from ..config import user_code
+from ..config.identity import package_digest
 
 #: keys of an identity, in the order differences are reported
-IDENTITY_KEYS = ("run", "start", "data", "code", "threads", "device", "stelab", "torch")
+IDENTITY_KEYS = ("run", "start", "data", "code", "threads", "device", "stelab", "torch", "source")
 #: the keys two compared branches must share
-NUMERICS_KEYS = ("threads", "device", "stelab", "torch")
+NUMERICS_KEYS = ("threads", "device", "stelab", "torch", "source")
 
 
 def bytes_digest(data: bytes) -> str:
@@ -80,7 +83,7 @@ def job_identity(run, *, start: str, data: str, device: str) -> dict:
     code = user_code(settings)
     return {"run": settings, "start": start, "data": data, **({"code": code} if code else {}),
             "threads": torch.get_num_threads(), "device": device, "stelab": __version__,
-            "torch": str(torch.__version__)}
+            "torch": str(torch.__version__), "source": package_digest()}
 
 
 def _short(value) -> str:
