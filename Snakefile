@@ -17,19 +17,26 @@ from snakemake.utils import min_version
 min_version("8.0")
 sys.path.insert(0, str(Path(workflow.current_basedir) / "src"))
 
-from stelab.config import check_config_files, load_schema, validate_config
+from stelab.config import ConfigError, check_config_files, load_schema, validate_config
 
 
 configfile: str(Path(workflow.current_basedir) / "config" / "config.yaml")
 
 
-check_config_files(workflow.configfiles)
-validate_config(
-    config,
-    load_schema(
-        Path(workflow.current_basedir) / "workflow" / "schemas" / "config.schema.yaml"
-    ),
-)
+# A bad config stops here with its one-line message (the key or file it names), not a traceback.
+try:
+    check_config_files(workflow.configfiles)
+    validate_config(
+        config,
+        load_schema(
+            Path(workflow.current_basedir)
+            / "workflow"
+            / "schemas"
+            / "config.schema.yaml"
+        ),
+    )
+except ConfigError as exc:
+    sys.exit(f"config error: {exc}")
 
 
 report: "workflow/report/workflow.rst"

@@ -12,7 +12,7 @@ from stelab.cli import main
 #: (case, --qat value, extra pretrain arguments, what the error names)
 BAD_PRETRAIN = [
     ("epochs 0", qat_json(epochs=0), [], "config key qat.epochs: 0 is less than the minimum of 1"),
-    ("batch size as text", qat_json(batch_size="32"), [], "config key qat.batch_size: '32' has the wrong type"),
+    ("batch size as text", qat_json(batch_size="32"), [], "config key qat.batch_size: '32' is a string, expected integer"),
     ("misspelt key", qat_json(epoch=3), [], "config key qat: Additional properties are not allowed ('epoch'"),
     ("negative lr", qat_json(optimizers={"momentum": {"lr": -0.1}}), [], "config key qat.optimizers.momentum.lr"),
     ("NaN lr", qat_json(optimizers={"momentum": {"lr": float("nan")}}), [],

@@ -11,9 +11,10 @@ The lists the schema enumerates (optimizers, variants, default mirrors) and the 
 retyped in the schema file: :func:`load_schema` fills them from the package. Importing this
 package does not import torch; the checks that run estimators (:func:`user_code_checks`) need
 torch and otherwise run in the job that first uses the estimator. Submodules: :mod:`.files`
-(YAML files: duplicate keys, tabs, a top level that is not a mapping), :mod:`.names` (names that
-become paths), :mod:`.identity` (user code and versions in a job's identity), :mod:`.bounded`
-(checks of user code under a time limit).
+(YAML files: duplicate keys, tabs, a top level that is not a mapping), :mod:`.schema` (the JSON
+schema: strict integers, defaults, messages and hints), :mod:`.names` (names that become paths),
+:mod:`.identity` (user code and versions in a job's identity), :mod:`.bounded` (checks of user
+code under a time limit).
 """
 
 from __future__ import annotations
@@ -24,26 +25,22 @@ import math
 from functools import partial
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from .bounded import run_bounded
 from .errors import ConfigError
 from .files import check_config_files, read_config_file
-from .identity import software_versions, source_digests, user_code, user_modules
+from .identity import package_digest, software_versions, source_digests, user_code, user_modules
 from .names import check_theory_names
+from .schema import check_schema
 
 __all__ = ["ConfigError", "SEED_MAX", "check_config_files", "load_config", "load_schema", "lr_factor_label",
-           "merge_overlay", "read_config_file", "software_versions", "source_digests", "user_code", "user_code_checks",
+           "merge_overlay", "package_digest", "read_config_file", "software_versions", "source_digests", "user_code", "user_code_checks",
            "validate_config", "validate_qat_job", "validate_section"]
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 #: the largest seed (torch's generators take a signed 64-bit integer; 2**63 overflows in the job)
 SEED_MAX = 2**63 - 1
-
-
-def _key(path) -> str:
-    return ".".join(str(p) for p in path) or "<root>"
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
@@ -67,56 +64,6 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
     return schema
 
 
-def _yaml_hint(instance) -> str:
-    """A hint when a string was meant as a number (YAML 1.1 reads ``1e-3`` as a string)."""
-    if isinstance(instance, str):
-        try:
-            value = float(instance)
-        except ValueError:
-            return ""
-        return (f" (YAML reads {instance!r} as a string; write it with a decimal point and a signed "
-                f"exponent, e.g. {value:.1e}, or as {value!r})")
-    return ""
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    key = _key(error.absolute_path)
-    if error.validator == "enum":
-        return f"config key {key}: {error.instance!r} is not allowed; allowed values: {error.validator_value}"
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        return f"config key {key}: {error.message}; allowed keys: {allowed}"
-    if error.validator == "propertyNames":
-        return f"config key {key}: {error.message}"
-    if error.validator == "type":
-        return (f"config key {key}: {error.instance!r} has the wrong type; expected "
-                f"{error.validator_value}{_yaml_hint(error.instance)}")
-    if error.validator == "pattern":
-        return f"config key {key}: {error.instance!r} may only hold letters, digits and _ . + -"
-    return f"config key {key}: {error.message}"
-
-
-def _with_defaults(validator_cls):
-    """A validator class that also writes each property's ``default`` into the instance."""
-    validate_properties = validator_cls.VALIDATORS["properties"]
-
-    def set_defaults(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for name, sub in properties.items():
-                if "default" in sub:
-                    instance.setdefault(name, copy.deepcopy(sub["default"]))
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
-
-
-def _check_schema(cfg: dict, schema: dict) -> None:
-    validator = _with_defaults(jsonschema.validators.validator_for(schema))(schema)
-    errors = list(validator.iter_errors(cfg))
-    if errors:
-        raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
-
-
 def _check_finite(value, key: str) -> None:
     """Every number is finite (YAML's .nan/.inf and JSON's NaN/Infinity pass the schema's range checks)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -132,7 +79,7 @@ def _check_finite(value, key: str) -> None:
 def validate_config(cfg: dict, schema: dict | None = None) -> dict:
     """Validate ``cfg`` in place: schema (filling defaults), then every semantic rule; returns ``cfg``."""
     _check_finite(cfg, "")
-    _check_schema(cfg, load_schema() if schema is None else schema)
+    check_schema(cfg, load_schema() if schema is None else schema)
     _check_data(cfg["data"])
     _check_qat(cfg["qat"])
     _check_imagefolder(cfg)
@@ -150,7 +97,7 @@ def validate_section(name: str, section: dict, schema: dict | None = None) -> di
         raise ConfigError(f"config key {name}: expected a mapping, got {type(section).__name__}")
     cfg = {name: copy.deepcopy(section)}
     _check_finite(cfg, "")
-    _check_schema(cfg, {**schema, "required": [name]})
+    check_schema(cfg, {**schema, "required": [name]})
     if name == "data":
         _check_data(cfg["data"])
     elif name == "qat":
@@ -188,7 +135,7 @@ def validate_qat_job(section: dict, schema: dict | None = None) -> dict:
     qat_schema["required"] = [k for k in qat_schema.get("required", []) if k in RUN_KEYS]
     cfg = {"qat": copy.deepcopy(section)}
     _check_finite(cfg, "")
-    _check_schema(cfg, {**schema, "required": ["qat"]})
+    check_schema(cfg, {**schema, "required": ["qat"]})
     _check_user_code(cfg, grid=False, theory=False)
     return cfg["qat"]
 
