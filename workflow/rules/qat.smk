@@ -10,10 +10,10 @@
 # (qhat, ste) at qat.quantize.bits only. A ResNet model (qat.model.name resnet50/resnet18)
 # trains on data.imagefolder: the training rules then take the check_imagefolder output as
 # input and pass the ImageFolder root as --data. Training jobs get more memory and time on
-# each Slurm retry (attempt 1, 2, 3). Training jobs ask for --device cuda when qat.gpu > 0 (and then
-# fail at once on a node without a visible GPU), else --device cpu (a visible GPU is not used, so the
-# device a job's numbers come from is the one its identity names), and stop or keep a diverging run by
-# qat.on_divergence; a branch's wall-clock seconds per epoch go to timings.tsv, so its
+# each Slurm retry (attempt 1, 2, 3). A training job's --device follows its gpu resource
+# (qat_device): cpu without one, cuda when qat.gpu asks for one (failing at once on a node without
+# a visible GPU), auto when only a profile gives one (profiles/slurm). They stop or keep a diverging
+# run by qat.on_divergence; a branch's wall-clock seconds per epoch go to timings.tsv, so its
 # history.tsv, final.pt and snapshots.pt are byte-identical across identical runs.
 # A job's identity for Snakemake (params; a change reruns the job): the run settings, the user
 # code its estimator names (qat_user_code), the thread count qat.threads (passed to --threads as
@@ -37,7 +37,18 @@ QAT_LOADER = f"--workers {QAT['workers']}" + (
     " --pin-memory" if QAT["pin_memory"] else ""
 )
 QAT_JOB = f"--on-divergence {QAT['on_divergence']}"
-QAT_DEVICE = "cuda" if QAT["gpu"] > 0 else "cpu"
+
+
+def qat_device(wildcards, resources):
+    """--device of a training job from its gpu resource: none, cpu (a visible GPU is not used); asked
+    for by qat.gpu, cuda (fails at once where CUDA sees no GPU); given by a profile alone
+    (profiles/slurm's set-resources), auto (the GPU when CUDA sees it). The checkpoints record the
+    device actually used."""
+    if int(resources.get("gpu", 0)) == 0:
+        return "cpu"
+    return "cuda" if QAT["gpu"] > 0 else "auto"
+
+
 QAT_VERSIONS = software_versions()
 QAT_BITS = QAT["quantize"]["bits"]
 QAT_ALL_BITS = [QAT_BITS] + [e["bits"] for e in QAT["extra_bits"]]
@@ -85,7 +96,7 @@ rule qat_pretrain:
         qat=QAT_SETTINGS,
         code=qat_user_code,
         threads=QAT["threads"],
-        device=QAT_DEVICE,
+        device=qat_device,
         versions=QAT_VERSIONS,
         loader=QAT_LOADER,
         job=QAT_JOB,
@@ -147,7 +158,7 @@ rule qat_train_branch:
         data=qat_data_dir,
         code=qat_user_code,
         threads=QAT["threads"],
-        device=QAT_DEVICE,
+        device=qat_device,
         versions=QAT_VERSIONS,
         every=QAT["checkpoint_every"],
         loader=QAT_LOADER,
