@@ -38,10 +38,12 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 
 def device_name(device: torch.device) -> str:
-    """The device as recorded in a run's identity: ``cpu``, or ``cuda`` with the GPU's model name."""
+    """The device as recorded in a run's identity: ``cuda`` with the GPU's model name, or ``cpu`` with
+    the instruction set torch's CPU kernels dispatch to (``cpu (AVX512)``, ``cpu (AVX2)``): kernels of
+    another width sum in another order, so the same run on such a machine is another numerics."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return device.type
+    return f"{device.type} ({torch.backends.cpu.get_cpu_capability()})"
 
 
 def configure_backends(run: RunSettings, device: torch.device) -> None:

@@ -13,7 +13,7 @@ slice as plain files, never the ``.pt`` checkpoints:
     regeneration can be checked with ``sha256sum -c``;
 ``provenance.json``
     ``commit``, ``configs`` (repository-relative path → sha256, in the order given to
-    Snakemake), ``threads``, ``python``, ``torch``, ``cpu``, ``command`` (the snakemake command
+    Snakemake), ``threads``, ``python``, ``torch``, ``cpu`` (model and kernel instruction set), ``command`` (the snakemake command
     line), ``started``, ``wall_s`` and ``job_wall_s`` (every job's seconds, from Snakemake's
     benchmark files).
 """
@@ -67,6 +67,14 @@ def scatter_table(npz: Path) -> pd.DataFrame:
 
 
 def cpu_name() -> str:
+    """The CPU's model name with the instruction set torch's kernels dispatch to, e.g. ``AMD EPYC
+    (AVX512)``: bit-identical regeneration needs the same kernels (:func:`stelab.qat.device.device_name`)."""
+    import torch
+
+    return f"{_cpu_model()} ({torch.backends.cpu.get_cpu_capability()})"
+
+
+def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
