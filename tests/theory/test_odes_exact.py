@@ -96,23 +96,26 @@ def gh_expect(f, m, sd):
 
 
 def test_gaussian_closure_of_a_smooth_map_with_its_derivative():
-    """tanh weights with s = g′: m′ = η E[s(aw* − cg)], v′ = 2η E[(ŵ − m) s(aw* − cg)] + η²c(ε + σ²)E[s²]."""
-    spec = {"weight_map": {"kind": "tanh", "scale": 2.0}, "surrogate": "derivative", "eta": 0.5, "sigma": 0.3,
-            "teacher": {"kind": "rademacher", "value": 1.0}, "init": {"kind": "normal", "mean": 0.5, "std": 1.0}}
+    """tanh weights with s = g′: m′ = η E[s(aw* − cg)], v′ = 2η E[(ŵ − m) s(aw* − cg)] + η²c(ε + σ²)E[s²]
+    (quantized inputs: a, c ≠ 1; teacher ±1.5)."""
+    spec = {"weight_map": {"kind": "tanh", "scale": 2.0}, "input_map": Q22, "surrogate": "derivative", "eta": 0.5,
+            "sigma": 0.3, "teacher": {"kind": "rademacher", "value": 1.5},
+            "init": {"kind": "normal", "mean": 0.5, "std": 1.0}}
     g = lambda u: 2.0 * np.tanh(u / 2.0)  # noqa: E731
     s = lambda u: 1.0 / np.cosh(u / 2.0) ** 2  # noqa: E731
-    wv, eta, s2 = np.array([-1.0, 1.0]), 0.5, 0.09  # identity input map: a = c = 1
+    a, c = gaussian_constants(2, 2.0)
+    wv, eta, s2 = np.array([-1.5, 1.5]), 0.5, 0.09
 
     def eps_of(y):
         sd = np.sqrt(np.maximum(y[2:], 0.0))
-        return sum(0.5 * gh_expect(lambda u, w=w: w * w - 2 * w * g(u) + g(u) ** 2, y[k], sd[k])
+        return sum(0.5 * gh_expect(lambda u, w=w: w * w - 2 * a * w * g(u) + c * g(u) ** 2, y[k], sd[k])
                    for k, w in enumerate(wv))
 
     def rhs(_, y):
         eps, sd = eps_of(y), np.sqrt(np.maximum(y[2:], 1e-14))
-        dm = [eta * gh_expect(lambda u, w=w: s(u) * (w - g(u)), y[k], sd[k]) for k, w in enumerate(wv)]
-        dv = [2 * eta * gh_expect(lambda u, w=w, k=k: (u - y[k]) * s(u) * (w - g(u)), y[k], sd[k])
-              + eta**2 * (eps + s2) * gh_expect(lambda u: s(u) ** 2, y[k], sd[k]) for k, w in enumerate(wv)]
+        dm = [eta * gh_expect(lambda u, w=w: s(u) * (a * w - c * g(u)), y[k], sd[k]) for k, w in enumerate(wv)]
+        dv = [2 * eta * gh_expect(lambda u, w=w, k=k: (u - y[k]) * s(u) * (a * w - c * g(u)), y[k], sd[k])
+              + eta**2 * c * (eps + s2) * gh_expect(lambda u: s(u) ** 2, y[k], sd[k]) for k, w in enumerate(wv)]
         return dm + dv
 
     taus = np.array([0.0, 1.0, 4.0, 10.0])
@@ -122,6 +125,7 @@ def test_gaussian_closure_of_a_smooth_map_with_its_derivative():
     np.testing.assert_allclose(out["v"], ref[2:], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(out["eps"], [eps_of(ref[:, i]) for i in range(len(taus))], rtol=1e-4)
     assert ref[0, -1] < 0 < ref[1, -1]  # the two teacher values pull apart
+    assert gaussian_closure(Model.from_spec(spec), [0, 1])["tau"].dtype == np.float64  # integer times: floats
 
 
 def test_gaussian_closure_of_a_step_map_with_the_clipped_ste():
