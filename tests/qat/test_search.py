@@ -59,8 +59,11 @@ def test_cli_reads_points_and_writes_the_table(tmp_path):
     t = pd.read_csv(tmp_path / "search.csv")
     assert list(t["point"]) == ["p1", "p1"] and list(t["commit"]) == ["0123456789ab"] * 2
     assert list(t["point_wall_min"]) == [10.0, 10.0] and t.loc[0, "E_bar_path"] == 0.6
-    with pytest.raises(FileNotFoundError, match="point not finished"):
+    with pytest.raises(FileNotFoundError, match="missing: no such folder"):
         load_point(tmp_path / "missing")
+    (tmp_path / "started" / "results" / "qat").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"runs\.tsv does not exist \(point not finished\)"):
+        load_point(tmp_path / "started")
 
 
 def test_keras_loss_adds_the_l2_term_of_each_net():

@@ -94,7 +94,8 @@ def _add_train_args(p, out_help: str) -> None:
                    help="steps between checkpoints (0: never; default 200)")
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: CUDA when visible, else the CPU; cuda: fail before training when no GPU is "
-                        "visible (the workflow passes it when qat.gpu > 0); cpu (default auto)")
+                        "visible; cpu: the CPU even when a GPU is visible. Default auto; the workflow passes cpu, "
+                        "or cuda when qat.gpu > 0")
     p.add_argument("--on-divergence", choices=ON_DIVERGENCE, default="stop",
                    help="qat.on_divergence: stop the job when the run diverges (default), or keep the run "
                         "marked diverged (left out of the tables' means)")

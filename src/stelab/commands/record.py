@@ -37,14 +37,14 @@ def register(subparsers) -> None:
         help="assemble the record's Tables 3–5, claims with intervals and figures from its slices",
         description=(
             "Read every slice folder b<bits>-seed<k>/ of --record and write tables/ (Tables 3–5 as mean ± sd "
-            "with n seeds per bit width, claims A and B as geometric-mean ratios with 95 %% t-intervals and "
+            "with n seeds per bit width, claims A and B as geometric-mean ratios with 95 % t-intervals and "
             "their rule, Q̂ − STE differences with intervals, the slices' commits and wall times; CSV and "
             "LaTeX; tables/summary.md in Markdown, which --readme also puts into a README) and figures/ (Ē over "
             "training, the Fig. 3 scatter; PDF, SVG, PNG)."
         ),
     )
-    p.add_argument("--record", default="docs/reproduction/mnist/record",
-                   help="the record folder (default: docs/reproduction/mnist/record)")
+    p.add_argument("--record", default=None,
+                   help="the record folder (default: docs/reproduction/mnist/record, relative to the repository root)")
     p.add_argument("--readme", default=None,
                    help="also put the summary (tables/summary.md) between the record-tables markers of this "
                         "Markdown file, e.g. README.md")
@@ -63,15 +63,16 @@ def _record_slice(args) -> int:
 
 
 def _record_tables(args) -> int:
-    from ..qat.record import assemble_record
+    from ..qat.record import assemble_record, record_folder
     from ..qat.record_summary import write_summary
 
-    tables = assemble_record(args.record)
-    summary = write_summary(args.record, args.readme)
+    record = record_folder(args.record)
+    tables = assemble_record(record)
+    summary = write_summary(record, args.readme)
     claims = tables["claims"]
     for row in claims.itertuples():
         print(f"{row.bits} bit {row.optimizer} claim {row.claim}: ratio {row.ratio:.3g} "
               f"[{row.ratio_lo:.3g}, {row.ratio_hi:.3g}] over {row.n_seeds} seed(s): {row.verdict}")
-    print(f"record tables and figures written under {args.record}; summary {summary}"
+    print(f"record tables and figures written under {record}; summary {summary}"
           + (f", also in {args.readme}" if args.readme else ""))
     return 0

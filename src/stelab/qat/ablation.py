@@ -34,6 +34,9 @@ from .claims import ratio_interval
 COLUMN = pv.COMPARED_AS
 COLUMNS = ["point", "optimizer", "n_seeds", "seeds", f"{COLUMN}_mean", f"{COLUMN}_sd", f"{COLUMN}_record_mean",
            "ratio", "ratio_lo", "ratio_hi", "agreement_mean", "agreement_record_mean", "reading"]
+#: the columns the ablation reads from a point's runs.tsv (none) and pairs.tsv
+POINT_COLUMNS = {"runs": (), "pairs": ("bits", "sweep_factor", "seed", "optimizer", "pair", "diverged", COLUMN,
+                                       "agreement")}
 
 
 def baseline_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -86,18 +89,25 @@ def ablation_table(points: dict, record_pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
+    from .search import run_main
+
+    ap = argparse.ArgumentParser(prog="python -m stelab.qat.ablation", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folders", nargs="+", help="finished ablation point folders (runs/search/<point>)")
+    ap.add_argument("--record", default=None,
+                    help="the paper-scale record to compare with (default: docs/reproduction/mnist/record, "
+                         "relative to the repository root)")
+    ap.add_argument("--out", required=True, help="ablation table (.csv or .tsv)")
+    return run_main(ap, argv, _ablation)
+
+
+def _ablation(args) -> int:
     from ..io import write_table
-    from .record import load_record
+    from .record import load_record, record_folder
     from .search import load_point
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("folders", nargs="+", help="finished ablation point folders (runs/search/<point>)")
-    ap.add_argument("--record", default="docs/reproduction/mnist/record",
-                    help="the paper-scale record to compare with (default: docs/reproduction/mnist/record)")
-    ap.add_argument("--out", required=True, help="ablation table (.csv or .tsv)")
-    args = ap.parse_args(argv)
-    record_pairs = load_record(args.record)["pairs"]
-    table = ablation_table({Path(f).name: load_point(f)[1] for f in args.folders}, record_pairs)
+    points = {Path(f).name: load_point(f, POINT_COLUMNS)[1] for f in args.folders}
+    table = ablation_table(points, load_record(record_folder(args.record))["pairs"])
     write_table(args.out, table)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0

@@ -20,9 +20,8 @@ from .identity import numerics_differences
 from .metrics import (final_metrics, in_percent, metric_differences, pair_metrics, tracked_pair_metrics,
                       uses_weight_map, weight_maps)
 from .models import quantized_layers
+from .rows import KEY
 from .settings import PAIRS, RunSettings
-
-KEY = ("bits", "optimizer", "sweep_factor", "seed")
 
 
 def _run_key(run: RunSettings) -> tuple:

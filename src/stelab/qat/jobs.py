@@ -205,15 +205,15 @@ def compare(*, runs, snapshots, runs_out, pairs_out, tracking_out, scatter_out, 
 
 def write_tables(*, pairs, runs, out_dir) -> None:
     """Tables 3–5 and the lr sweep as .csv, .tsv and .tex (:mod:`stelab.report.latex`: compiles with pdflatex;
-    cells as the report pages write them, :mod:`stelab.qat.display`), plus the sweep's log-log fit (JSON)."""
-    import pandas as pd
-
+    cells as the report pages write them, :mod:`stelab.qat.display`), plus the sweep's log-log fit (JSON).
+    A ``pairs`` or ``runs`` file without its table's columns is refused naming the file (:mod:`.rows`)."""
     from ..report.tables import plain
     from . import display
     from . import tables as qt
+    from .rows import read_rows
 
-    pairs = pd.read_csv(pairs, sep="\t")
-    runs = pd.read_csv(runs, sep="\t")
+    pairs = read_rows(pairs, "pairs")
+    runs = read_rows(runs, "runs")
     out = Path(out_dir)
     sweep, fits = qt.lr_sweep(pairs)
     t3 = qt.table3(pairs)

@@ -33,10 +33,26 @@ from . import claims as qc
 from . import display
 from . import paper_values as pv
 from . import tables as qt
+from .rows import read_rows
 
+#: the record folder, relative to the repository root (``stelab record-tables`` and the ablation read it)
+DEFAULT_RECORD = "docs/reproduction/mnist/record"
 SLICE_NAME = re.compile(r"^b(\d+)-seed(\d+)$")
 #: the provenance facts of the record for :func:`stelab.qat.display.claims_table`: real MNIST at paper scale
 RECORD_FACTS = {"data_source": "download"}
+
+
+def record_folder(path: str | None) -> Path:
+    """The record folder of a ``--record`` option (None: :data:`DEFAULT_RECORD`); FileNotFoundError when it
+    does not exist, saying for the default that it is relative to the repository root."""
+    if path is None:
+        if not Path(DEFAULT_RECORD).is_dir():
+            raise FileNotFoundError(f"the default record folder {DEFAULT_RECORD} does not exist here: it is relative "
+                                    "to the repository root; run from there or pass --record <folder>")
+        return Path(DEFAULT_RECORD)
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f"--record {path}: no such folder")
+    return Path(path)
 
 
 def slice_dirs(record_dir) -> list[Path]:
@@ -52,20 +68,22 @@ def slice_dirs(record_dir) -> list[Path]:
 def load_record(record_dir) -> dict:
     """{"runs", "pairs", "tracking", "scatter", "slices"} DataFrames over every slice of ``record_dir``.
 
-    A slice whose rows name another (bits, seed) than its folder is refused (ValueError naming it).
+    A slice whose rows name another (bits, seed) than its folder is refused (ValueError naming it), and so is
+    a missing file or one without its table's columns (naming the slice and the file).
     """
     parts: dict = {k: [] for k in ("runs", "pairs", "tracking", "scatter")}
     slices = []
     for d in slice_dirs(record_dir):
         bits, seed = map(int, SLICE_NAME.match(d.name).groups())
         for name in ("runs", "pairs", "tracking"):
-            df = pd.read_csv(d / f"{name}.tsv", sep="\t")
+            df = read_rows(d / f"{name}.tsv", name, owner=f"record slice {d.name}")
             if not df.empty and (set(df["bits"]) != {bits} or set(df["seed"]) != {seed}):
                 raise ValueError(f"{d / f'{name}.tsv'}: rows for bits {sorted(set(df['bits']))}, seeds "
                                  f"{sorted(set(df['seed']))}, but the folder is {d.name}")
             parts[name].append(df)
-        parts["scatter"].append(pd.read_csv(d / "scatter.tsv", sep="\t").assign(bits=bits, seed=seed))
-        prov = json.loads((d / "provenance.json").read_text())
+        scatter = read_rows(d / "scatter.tsv", "scatter", owner=f"record slice {d.name}")
+        parts["scatter"].append(scatter.assign(bits=bits, seed=seed))
+        prov = _provenance(d / "provenance.json")
         slices.append({"slice": d.name, "bits": bits, "seed": seed, "commit": prov["commit"],
                        "wall_s": prov["wall_s"], "jobs": len(prov["job_wall_s"]),
                        "job_wall_s_sum": round(sum(prov["job_wall_s"].values()), 1)})
@@ -74,6 +92,18 @@ def load_record(record_dir) -> dict:
     out = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
     out["slices"] = pd.DataFrame(slices)
     return out
+
+
+def _provenance(path: Path) -> dict:
+    """A slice's provenance.json, with the keys the record reads (ValueError naming the file otherwise)."""
+    try:
+        prov = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    missing = [k for k in ("commit", "wall_s", "job_wall_s") if not isinstance(prov, dict) or k not in prov]
+    if missing:
+        raise ValueError(f"{path}: missing key(s) {', '.join(missing)} (written by stelab record-slice)")
+    return prov
 
 
 def tracking_over_seeds(tracking: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +27,9 @@ from . import paper_values as pv
 
 #: Table 5 columns of the search table: (net, metric)
 NET_METRICS = (("ste", "train_acc"), ("ste", "train_loss"), ("qhat", "train_acc"), ("qhat", "train_loss"))
+#: the columns the search table reads from a point's runs.tsv and pairs.tsv
+POINT_COLUMNS = {"runs": ("bits", "sweep_factor", "optimizer", "variant", "train_acc", "train_loss"),
+                 "pairs": ("bits", "sweep_factor", "optimizer", "pair", "E_bar", "agreement")}
 
 
 def _one(df: pd.DataFrame, what: str) -> pd.Series:
@@ -94,15 +98,31 @@ def l2_terms(folder, bits: int = pv.PAPER_BITS) -> dict | None:
     return out or None
 
 
-def load_point(folder) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(runs, pairs) of a finished point folder; a missing file raises FileNotFoundError naming it."""
-    out = []
+def load_point(folder, columns: dict = POINT_COLUMNS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, pairs) of a finished point folder; a missing folder or file raises FileNotFoundError naming it,
+    a table without the ``columns`` of its name ValueError naming the file and them (:mod:`.rows`)."""
+    from .rows import read_rows
+
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"search point {folder}: no such folder")
+    qat = Path(folder) / "results" / "qat"
     for name in ("runs.tsv", "pairs.tsv"):
-        path = Path(folder) / "results" / "qat" / name
-        if not path.exists():
-            raise FileNotFoundError(f"search point {folder}: {path} does not exist (point not finished)")
-        out.append(pd.read_csv(path, sep="\t"))
-    return out[0], out[1]
+        if not (qat / name).is_file():
+            raise FileNotFoundError(f"search point {folder}: {qat / name} does not exist (point not finished)")
+    owner = f"search point {folder}"
+    return (read_rows(qat / "runs.tsv", "runs", owner, columns["runs"]),
+            read_rows(qat / "pairs.tsv", "pairs", owner, columns["pairs"]))
+
+
+def run_main(ap: argparse.ArgumentParser, argv, body) -> int:
+    """Parse ``argv`` with ``ap`` and run ``body(args)``; an error in the inputs (a missing folder or file, a
+    table without its columns) ends with one line naming it on stderr and exit status 2."""
+    args = ap.parse_args(argv)
+    try:
+        return body(args)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"{ap.prog}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def provenance(folder) -> dict:
@@ -112,12 +132,16 @@ def provenance(folder) -> dict:
 
 
 def main(argv=None) -> int:
-    from ..io import write_table
-
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m stelab.qat.search", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folders", nargs="+", help="finished point folders (runs/search/<point>)")
     ap.add_argument("--out", required=True, help="search table (.csv or .tsv)")
-    args = ap.parse_args(argv)
+    return run_main(ap, argv, _search)
+
+
+def _search(args) -> int:
+    from ..io import write_table
+
     table = search_table({Path(f).name: (*load_point(f), l2_terms(f)) for f in args.folders})
     info = {Path(f).name: provenance(f) for f in args.folders}
     table["commit"] = [info[p].get("commit", "")[:12] for p in table["point"]]
