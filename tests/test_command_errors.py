@@ -2,10 +2,13 @@
 one line on stderr and exit status 2, never a traceback."""
 
 import argparse
+import json
 import subprocess
 import sys
 
-from helpers import record_pairs, record_slice, workflow_env
+import yaml
+
+from helpers import REPO, record_pairs, record_slice, workflow_env
 from stelab.cli import build_parser, main
 
 E = {"baseline": 1.0, "lrtweak": 1.2, "unadjusted": 3.0}
@@ -114,3 +117,38 @@ def test_device_help_says_what_the_workflow_passes():
     for command in ("pretrain", "train-branch"):
         text = " ".join(choices[command].format_help().split())
         assert "the workflow passes cpu, or cuda when qat.gpu > 0" in text, command
+
+
+def test_a_bad_command_line_estimator_is_named_as_the_option(tmp_path, capsys):
+    assert main(["constants", "--estimator", "nosuch", "--json", str(tmp_path / "c.json")]) == 2
+    err = _error(capsys)
+    assert err.startswith("stelab constants: error: --estimator nosuch: unknown estimator 'nosuch'; allowed: ")
+    assert "constants.estimators" not in err
+    assert main(["constants", "--estimator", "pwl,lo=1,hi=0"]) == 2
+    assert _error(capsys) == "stelab constants: error: --estimator pwl: pwl: lo must be < hi, got lo=1, hi=0"
+
+
+def test_a_config_estimator_is_still_named_as_the_config_key(capsys):
+    spec = json.dumps({"estimators": {"mine": {"name": "pwl", "lo": 1.0, "hi": 0.0}}, "layers": [{"bits": 2}]})
+    assert main(["constants", "--spec", spec]) == 2
+    assert _error(capsys) == "stelab constants: error: constants.estimators.mine: pwl: lo must be < hi, got lo=1, hi=0"
+
+
+def _theory_spec():
+    with open(REPO / "config" / "config.yaml") as fh:
+        return json.dumps(yaml.safe_load(fh)["theory"])
+
+
+def test_an_unknown_theory_experiment_is_named_with_the_known_ones(capsys):
+    assert main(["theory", "simulate", "--spec", _theory_spec(), "--experiment", "nosuch", "--case", "x",
+                 "--out", "x.npz"]) == 2
+    assert _error(capsys) == ("stelab theory: error: theory experiment 'nosuch' is unknown; the experiments: density, "
+                              "curves, plateau, variants, bridge, fixed_points, stability")
+
+
+def test_a_sweep_experiment_has_no_cases(capsys):
+    assert main(["theory", "solve", "--spec", _theory_spec(), "--experiment", "stability", "--case", "x",
+                 "--out", "x.npz"]) == 2
+    assert _error(capsys) == ("stelab theory: error: theory.experiments.stability: a sweep without cases (stelab "
+                              "theory fixed-point or sweep runs it); the experiments with cases: density, curves, "
+                              "plateau, variants, bridge")

@@ -79,6 +79,7 @@ def run(args) -> int:
     import numpy as np
 
     from ..constants.table import (
+        CONFIG_KEY,
         app_h_table,
         constants_table,
         curve_cases,
@@ -91,15 +92,16 @@ def run(args) -> int:
     if args.spec:
         section = _spec_section(args.spec, args.plot_bits)
         estimators, layers = section["estimators"], section["layers"]
-        plot_bits = section["plot_bits"]
+        plot_bits, named = section["plot_bits"], CONFIG_KEY
     elif args.estimator:
         estimators = {spec["name"]: spec for spec in args.estimator}
         layers = [{"bits": b, "m": args.m, "layout": args.layout} for b in args.bits]
-        plot_bits = args.plot_bits
+        plot_bits, named = args.plot_bits, "--estimator {label}"
     else:
         raise ValueError("give --spec or at least one --estimator (see stelab constants --help)")
-    validate_cases(table_cases(estimators, layers) + (curve_cases(estimators, plot_bits) if args.curves else []))
-    table = constants_table(estimators, layers)
+    cases = table_cases(estimators, layers) + (curve_cases(estimators, plot_bits) if args.curves else [])
+    validate_cases(cases, named)
+    table = constants_table(estimators, layers, named)
     for row in table.itertuples():
         print(f"{row.label:>16} b={row.bits} α={row.alpha:.6g} L−={row.L_minus:.4g} L+={row.L_plus:.4g} "
               f"L′={row.L_prime:.4g} L′L+/(2L−²)={row.convexity_coeff:.4g} 5.1.1: {row.assumption_5_1_1}")

@@ -49,25 +49,30 @@ def curve_cases(estimators: dict, bits: int) -> list[tuple[str, dict, UniformQua
             for label, spec in estimators.items()]
 
 
-def validate_cases(cases: list[tuple[str, dict, UniformQuantizer]]) -> None:
-    """:func:`~stelab.estimators.validate_estimator` on every case; the error names the estimator's label."""
+#: how an error names an estimator of the config's constants section (a command line names its option instead)
+CONFIG_KEY = "constants.estimators.{label}"
+
+
+def validate_cases(cases: list[tuple[str, dict, UniformQuantizer]], named: str = CONFIG_KEY) -> None:
+    """:func:`~stelab.estimators.validate_estimator` on every case; the error names the estimator as ``named``
+    with its label (the config key, or e.g. ``--estimator {label}``)."""
     for label, spec, q in cases:
         try:
             validate_estimator(spec, q)
         except ValueError as exc:
-            raise ValueError(f"constants.estimators.{label}: {exc}") from None
+            raise ValueError(f"{named.format(label=label)}: {exc}") from None
 
 
-def constants_table(estimators: dict, layers: list[dict]) -> pd.DataFrame:
+def constants_table(estimators: dict, layers: list[dict], named: str = CONFIG_KEY) -> pd.DataFrame:
     """One row per (named estimator, layer setting) with L−, L+, L′, α, L′L+/(2L−²) and checks
     (:func:`~stelab.equivalence.estimator_constants`, which validates each estimator first; rows as in
-    :func:`table_cases`). Errors name the estimator's label."""
+    :func:`table_cases`). Errors name the estimator as ``named`` (see :func:`validate_cases`)."""
     rows = []
     for label, spec, q in table_cases(estimators, layers):
         try:
             rows.append({"label": label, **estimator_constants(spec, q)})
         except ValueError as exc:
-            raise ValueError(f"constants.estimators.{label}: {exc}") from None
+            raise ValueError(f"{named.format(label=label)}: {exc}") from None
     return pd.DataFrame(rows)
 
 

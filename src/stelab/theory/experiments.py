@@ -76,8 +76,17 @@ def _base_case(theory: dict, exp: str, name: str, cfg: dict, model_override: dic
     }
 
 
+def check_experiment(exp: str) -> None:
+    """ValueError naming ``exp`` and listing the experiments when it is none of them."""
+    if exp not in CASE_EXPERIMENTS + SWEEP_EXPERIMENTS:
+        raise ValueError(f"theory experiment {exp!r} is unknown; the experiments: "
+                         f"{', '.join(CASE_EXPERIMENTS + SWEEP_EXPERIMENTS)}")
+
+
 def experiment_cases(theory: dict, exp: str) -> dict:
-    """Resolved case specs of an experiment, by case name (empty for sweeps / disabled ones)."""
+    """Resolved case specs of an experiment, by case name (empty for sweeps / disabled ones; ValueError for
+    an unknown experiment)."""
+    check_experiment(exp)
     if exp not in CASE_EXPERIMENTS:
         return {}
     cfg = experiment_config(theory, exp)
@@ -117,8 +126,14 @@ def section_for(theory: dict, exp: str) -> dict:
 
 
 def case_spec(theory: dict, exp: str, case: str) -> dict:
-    """The resolved spec of one case (ValueError naming the experiment when there is no such case)."""
+    """The resolved spec of one case (ValueError naming the experiment when it is unknown, a sweep, disabled, or
+    has no such case)."""
     cases = experiment_cases(theory, exp)
+    if exp in SWEEP_EXPERIMENTS:
+        raise ValueError(f"theory.experiments.{exp}: a sweep without cases (stelab theory fixed-point or sweep runs "
+                         f"it); the experiments with cases: {', '.join(CASE_EXPERIMENTS)}")
+    if not experiment_config(theory, exp).get("enabled", True):
+        raise ValueError(f"theory.experiments.{exp}: disabled (enabled: false), so it has no case {case!r}")
     if case not in cases:
         raise ValueError(f"theory.experiments.{exp}: no case {case!r} (have {sorted(cases)})")
     return cases[case]
