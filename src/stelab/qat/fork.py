@@ -23,6 +23,7 @@ the Adam moments are kept. The branch's run is the Q̂-net's with the fork's fie
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 
@@ -90,8 +91,11 @@ def fork(ckpt: dict, variant: str, lr_tweak: float = LR_TWEAK, ste_lr_scope: str
                     scales[name] = scales.get(name, 1.0) * factor
                     group_of[name]["lr_scale"] = scales[name]
         if alphas and ste_lr_scope == "all":
-            if len(set(alphas)) != 1:
-                raise ValueError("qat.ste_lr_scope: 'all' needs one α for every quantized layer")
+            # α depends on the estimator and the bit width only; each layer's quadrature on its own range m
+            # differs from the others' in the last bits, so "one α" means equal to rounding, not bit for bit.
+            if not math.isclose(min(alphas), max(alphas), rel_tol=1e-9):
+                raise ValueError(f"qat.ste_lr_scope: 'all' needs one α for every quantized layer, got "
+                                 f"{min(alphas):.6g} to {max(alphas):.6g}")
             for name, g in group_of.items():
                 if name not in layers:
                     scales[name] = scales.get(name, 1.0) * alphas[0]
