@@ -61,3 +61,9 @@ def test_readme_block_is_the_committed_record():
     planned = sum(1 for p in (RECORD / "slices").glob("b*-seed*.yaml"))
     expected = summary_markdown(read_tables(RECORD / "tables"), planned).strip("\n")
     assert block_of(readme) == expected, "README's record block is stale: run `stelab record-tables --readme README.md`"
+
+
+@pytest.mark.parametrize("value, text", [(-0.001, "0.00"), (-0.0, "0.00"), (-0.006, "−0.01"), (-1.5, "−1.50"),
+                                         (0.004, "0.00")])
+def test_a_number_that_rounds_to_zero_has_no_minus(value, text):
+    assert to_markdown(pd.DataFrame({"v": [value]}), [Col("V", "v", "fixed", 2)]).splitlines()[2] == f"| {text} |"

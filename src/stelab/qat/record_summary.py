@@ -51,7 +51,9 @@ def summary_markdown(tables: dict, planned: int) -> str:
         parts.append(f"**{bits} bits, {n} seed{'s' if n != 1 else ''}** (mean ± sd over seeds). "
                      f"Table 4 (the paper's Ē is compared as Ē_m):\n")
         parts.append(to_markdown(t4[t4["bits"] == bits], display.TABLE4))
-        parts.append("Table 5 (train: all 60 000 training images after the last epoch):\n")
+        parts.append("Table 5 (train: all 60 000 training images after the last epoch; our train loss is the "
+                     "cross-entropy alone, the paper's includes Keras' l2 penalty c·Σw², see "
+                     "docs/reproduction/mnist/README.md):\n")
         parts.append(to_markdown(t5[t5["bits"] == bits], display.TABLE5))
         c = claims[claims["bits"] == bits]
         if not c.empty:

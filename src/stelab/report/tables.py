@@ -58,6 +58,9 @@ def _missing(value) -> bool:
 
 
 def _minus(text: str) -> str:
+    """A typographic minus; none on a number that rounds to zero (−0.00 → 0.00)."""
+    if text.startswith("-") and set(filter(str.isdigit, text)) <= {"0"}:
+        return text[1:]
     return text.replace("-", "−") if text.startswith("-") else text
 
 
