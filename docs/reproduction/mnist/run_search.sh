@@ -18,6 +18,7 @@ export PATH="$repo/.venv/bin:$PATH" PYTHONPATH="$code/src" OMP_NUM_THREADS=1 MKL
 if [ -d "$repo/runs/record/mnist" ] && [ ! -f "$repo/runs/search/mnist/SHA256SUMS" ]; then
   python -m stelab download-mnist --out "$repo/runs/search/mnist" --mirror "$repo/runs/record/mnist"
 fi
+failed=()
 for point in "$@"; do
   dir="$repo/runs/search/$point"
   mkdir -p "$dir"
@@ -25,7 +26,10 @@ for point in "$@"; do
            "$code/docs/reproduction/mnist/points/_common.yaml" "$code/docs/reproduction/mnist/points/$point.yaml")
   start=$(date -u +%FT%TZ); t0=$(date +%s)
   snakemake -s "$code/Snakefile" --directory "$dir" --configfile "${configs[@]}" --cores 1 \
-    --rerun-triggers mtime --nolock results/tables/qat_table4.csv > "$dir/snakemake.log" 2>&1 || echo "$point failed" >&2
+    --rerun-triggers mtime --nolock results/tables/qat_table4.csv > "$dir/snakemake.log" 2>&1 || {
+    echo "$point failed; see $dir/snakemake.log (no provenance.json written)" >&2
+    failed+=("$point"); continue
+  }
   python - "$dir" "$commit" "$start" "$(( $(date +%s) - t0 ))" "${configs[@]}" <<'PY'
 import hashlib, json, platform, sys
 from pathlib import Path
@@ -42,3 +46,7 @@ info = {"commit": commit, "started": start, "wall_s": int(wall), "cores": 1, "th
 Path(d, "provenance.json").write_text(json.dumps(info, indent=1) + "\n")
 PY
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed points: ${failed[*]}" >&2
+  exit 1
+fi
