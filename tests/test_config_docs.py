@@ -175,3 +175,12 @@ def test_config_docs_command_checks_the_file(tmp_path, capsys):
     written = tmp_path / "out" / "README.md"
     assert main(["config-docs", "--out", str(written)]) == 0
     assert written.read_text(encoding="utf-8") == README.read_text(encoding="utf-8")
+
+
+def test_rows_show_the_embedded_default_where_it_differs_from_the_schema(tmp_path):
+    """qat.threads: schema default 1; qat.epochs and qat.gpu set in the embedded config below."""
+    (tmp_path / "config.yaml").write_text("# the default\nqat:\n  epochs: 7\n  gpu: 0\n")
+    rows = readme_rows(render_config_docs(schema=load_schema(), config_dir=tmp_path))
+    assert rows["qat.epochs"][1].endswith("`config/config.yaml`: `7`.")
+    assert "config/config.yaml" not in rows["qat.gpu"][1]  # equal to the schema's default 0
+    assert "config/config.yaml" not in rows["qat.threads"][1]  # not set there

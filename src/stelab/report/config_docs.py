@@ -124,8 +124,9 @@ def _expands(node: dict) -> bool:
 class _Walker:
     """Collects :class:`KeyRow` for every key path, documenting each ``$ref`` target at its home only."""
 
-    def __init__(self, schema: dict):
+    def __init__(self, schema: dict, embedded: dict | None = None):
         self.schema = schema
+        self.embedded = embedded or {}
         self.homes: dict[str, str] = {}
         self.rows: list[KeyRow] = []
 
@@ -142,6 +143,9 @@ class _Walker:
             meaning.append("Required.")
         if "default" in resolved and resolved["default"] != {}:
             meaning.append(f"Default: `{_default(resolved['default'])}`.")
+        found, value = _lookup(self.embedded, path)
+        if found and not isinstance(value, dict) and value != resolved.get("default", _ABSENT):
+            meaning.append(f"`config/config.yaml`: `{_default(value)}`.")
         self.rows.append(KeyRow(path, _type(self.schema, resolved), " ".join(meaning)))
         if repeat:
             return
@@ -161,9 +165,23 @@ class _Walker:
             self.children(f"{path}[]", items)
 
 
-def section_rows(schema: dict) -> dict[str, list[KeyRow]]:
-    """Rows of every top-level section, in schema order (ValueError naming a key without description)."""
-    walker = _Walker(schema)
+_ABSENT = object()
+
+
+def _lookup(config: dict, path: str):
+    """(True, value) of the dotted ``path`` in ``config``, (False, None) when absent or a pattern path."""
+    node = config
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def section_rows(schema: dict, embedded: dict | None = None) -> dict[str, list[KeyRow]]:
+    """Rows of every top-level section, in schema order (ValueError naming a key without description);
+    ``embedded``: the embedded default config, whose values are shown where they differ from the schema's."""
+    walker = _Walker(schema, embedded)
     out = {}
     for name, node in schema["properties"].items():
         start = len(walker.rows)
@@ -237,8 +255,9 @@ on the merged config): the schema (types, bounds, allowed values, no unknown key
 parameters), then cross-key rules, every estimator's Q̂' on a grid and every theory case's model. An
 error names the offending key, e.g. `config key qat.optimizers.momentum.lr: -0.1 is less than or equal
 to the minimum of 0`, and a YAML trap gets a hint (YAML reads `1e-3` as a string: write `1.0e-3`).
-Validation also writes each missing key's default into the config, so the defaults below are the
-values every job sees.
+Validation also writes each missing key's default into the config. *Default* below is the schema's
+value, used when no config file sets the key; where `config/config.yaml` (the embedded default,
+what `snakemake --cores all` runs) sets another value, the row gives it too.
 
 ## Reading the tables
 
@@ -247,7 +266,8 @@ values every job sees.
 - **type**: `[a, b]` and `(a, b)` are closed and open intervals; `` `x` | `y` `` lists the allowed
   values.
 - **meaning**: *Required.* marks a key that must be present whenever its parent is; *Default* is
-  the value validation fills in when the key is absent. The theory blocks (`theory.model`,
+  the value validation fills in when the key is absent; `config/config.yaml` is its value there
+  when that differs. The theory blocks (`theory.model`,
   `theory.pde`, `theory.sim`, `theory.particles`, a map) are documented once; a key marked
   "{same} `…`" takes the keys of that block (a partial block, deep-merged as its meaning says).
 """
@@ -262,7 +282,8 @@ def render_config_docs(*, schema: dict, config_dir: str | Path) -> str:
         for name, summary, sections in config_files(config_dir)
     )
     out = [INTRO.format(schema=SCHEMA_FILE, regenerate=REGENERATE, files=files, same=SAME_KEYS)]
-    for name, rows in section_rows(schema).items():
+    embedded = yaml.safe_load((Path(config_dir) / "config.yaml").read_text()) or {}
+    for name, rows in section_rows(schema, embedded).items():
         description = " ".join(str(schema["properties"][name].get("description") or "").split())
         if not description:
             raise ValueError(f"{SCHEMA_FILE}: config section {name} has no description; add one and run {REGENERATE}")
