@@ -22,7 +22,7 @@ from stelab.report import provenance as prov
 from stelab.report.tables import raw_names
 
 TABLE4 = """\
-experiment,bits,optimizer,pair,E_bar_mean,E_bar_sd,E_bar_m_mean,E_bar_m_sd,E_bar_paper,E_bar_over_paper,agreement_mean,agreement_sd,agreement_paper,n_seeds
+experiment,bits,optimizer,pair,E_bar_mean,E_bar_sd,E_bar_m_mean,E_bar_m_sd,E_bar_paper,E_bar_m_over_paper,agreement_mean,agreement_sd,agreement_paper,n_seeds
 baseline (S),2,momentum,baseline,0.2,0.01,0.4,0.02,0.515,0.7767,98.7,0.1,98.31,2
 lrtweak (S),2,momentum,lrtweak,0.25,0.02,0.5,0.04,0.572,0.8741,98.9,0.1,98.66,2
 unadjusted (S),2,momentum,unadjusted,1.0,0.1,2.0,0.2,2.52,0.7937,97.4,0.2,96.53,2

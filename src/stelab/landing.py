@@ -138,20 +138,20 @@ def table4_section(table4, facts: dict, rec: dict | None) -> str:
     if table4 is None:
         return _not_run("the QAT track is not part of this run (no Table 4).")
     from .qat import display as qd
-    from .qat.paper_values import COMPARED_AS
+    from .qat.paper_values import COMPARED_AS, OVER_PAPER
 
     t4 = _read(table4, TABLE4_COLUMNS, ",")
     key = ["bits", "optimizer", "pair"]
     label = qd.E_BAR_LABELS[COMPARED_AS]
     cols = [Col("Experiment", "experiment", "text"), Col("Ē paper (%)", "E_bar_paper", "printed"),
             Col(f"This run: {label}", (f"{COMPARED_AS}_mean", f"{COMPARED_AS}_sd"), "pm"),
-            Col("This run ÷ paper", "E_bar_over_paper", "sig")]
+            Col("This run ÷ paper", OVER_PAPER, "sig")]
     if rec is not None and rec.get("qat_table4") is not None:
-        r4 = rec["qat_table4"][key + [f"{COMPARED_AS}_mean", f"{COMPARED_AS}_sd", "E_bar_over_paper",
+        r4 = rec["qat_table4"][key + [f"{COMPARED_AS}_mean", f"{COMPARED_AS}_sd", OVER_PAPER,
                                       "agreement_mean", "agreement_sd"]]
         t4 = t4.merge(r4.add_prefix("record_").rename(columns={f"record_{k}": k for k in key}), on=key, how="left")
         cols += [Col(f"Record: {label}", (f"record_{COMPARED_AS}_mean", f"record_{COMPARED_AS}_sd"), "pm"),
-                 Col("Record ÷ paper", "record_E_bar_over_paper", "sig")]
+                 Col("Record ÷ paper", f"record_{OVER_PAPER}", "sig")]
     cols += [Col("Agreement paper (%)", "agreement_paper", "printed"),
              Col("This run: agreement (%)", ("agreement_mean", "agreement_sd"), "pm", decimals=2)]
     if rec is not None and rec.get("qat_table4") is not None:

@@ -54,7 +54,7 @@ def test_chain_produces_tables(tmp_path):
     assert main(["qat-tables", "--pairs", str(out / "pairs.tsv"), "--runs", str(out / "runs.tsv"),
                  "--out-dir", str(out / "tables")]) == 0
     t4 = pd.read_csv(out / "tables" / "qat_table4.csv")
-    assert list(t4["experiment"]) == ["baseline (S)", "lrtweak (S)", "unadjusted (S)"]
+    assert list(t4["experiment"]) == ["baseline (S)", "lr-tweak (S)", "unadjusted (S)"]
     assert (t4["n_seeds"] == 2).all()
     assert "0.515" in (out / "tables" / "qat_table4.tex").read_text()
     fit = json.loads((out / "tables" / "qat_lr_sweep_fit.json").read_text())

@@ -87,7 +87,7 @@ def test_assemble_record_means_over_slices(tmp_path):
     row = t4[(t4["optimizer"] == "momentum") & (t4["pair"] == "baseline")].iloc[0]
     assert row["E_bar_mean"] == pytest.approx(0.3) and row["E_bar_sd"] == pytest.approx(math.sqrt(0.02))
     assert row["E_bar_m_mean"] == pytest.approx(0.6) and row["n_seeds"] == 2
-    assert row["E_bar_over_paper"] == pytest.approx(0.6 / 0.515)  # the paper's printed 0.515
+    assert row["E_bar_m_over_paper"] == pytest.approx(0.6 / 0.515)  # the paper's printed 0.515
     slices = pd.read_csv(tmp_path / "tables" / "slices.csv")
     assert list(slices["slice"]) == ["b2-seed0", "b2-seed1"] and list(slices["job_wall_s_sum"]) == [90.5, 90.5]
     claims = pd.read_csv(tmp_path / "tables" / "claims.csv")

@@ -16,6 +16,8 @@ import pandas as pd
 
 from ..report.provenance import claim_verdict
 from ..report.tables import Col
+from . import paper_values as pv
+from .settings import PAIR_NAMES
 
 #: each Ē normalisation: column → label with its formula and unit
 E_BAR_LABELS = {"E_bar": "Ē = mean |Δw| / 2m (% of range)",
@@ -24,9 +26,8 @@ E_BAR_LABELS = {"E_bar": "Ē = mean |Δw| / 2m (% of range)",
 #: the same, short, for figure axes
 E_BAR_AXIS = {"E_bar": "Ē = mean |Δw|/2m (%)", "E_bar_m": "Ē_m = mean |Δw|/m (%)",
               "E_bar_path": "Ē_path, % of path length"}
-#: readable names of the optimizers and pairs
+#: readable names of the optimizers and nets (the pairs': stelab.qat.settings.PAIR_NAMES)
 OPTIMIZER_NAMES = {"momentum": "SGD + momentum (S)", "sgd": "SGD", "adam": "Adam (A)"}
-PAIR_NAMES = {"baseline": "baseline", "lrtweak": "lr-tweak", "unadjusted": "unadjusted"}
 NET_NAMES = {"ste": "STE-net", "qhat": "Q̂-net", "diff": "Q̂ − STE"}
 
 
@@ -37,12 +38,12 @@ def _e_bars(digits: int = 3) -> list[Col]:
 TABLE3 = [Col("Bits", "bits", "int"), Col("Experiment", "pair", "text", names=PAIR_NAMES),
           Col("Description", "description", "text"), *_e_bars(),
           Col("Ē paper (%)", "E_bar_paper", "printed"),
-          Col(f"{E_BAR_LABELS['E_bar_m'].split(' =')[0]} ÷ paper", "E_bar_over_paper", "sig"),
+          Col(f"{E_BAR_LABELS[pv.COMPARED_AS].split(' =')[0]} ÷ paper", pv.OVER_PAPER, "sig"),
           Col("× baseline", "ratio_to_baseline", "sig"),
           Col("Paper's interpretation", "interpretation", "text"),
           Col("Our reading (from our Ē)", "our_reading", "text")]
 TABLE4 = [Col("Experiment", "experiment", "text"), *_e_bars(), Col("Ē paper (%)", "E_bar_paper", "printed"),
-          Col("Ē_m ÷ paper", "E_bar_over_paper", "sig"),
+          Col(f"{E_BAR_LABELS[pv.COMPARED_AS].split(' =')[0]} ÷ paper", pv.OVER_PAPER, "sig"),
           Col("Agreement (%)", ("agreement_mean", "agreement_sd"), "pm", decimals=2),
           Col("Agreement paper (%)", "agreement_paper", "printed"), Col("Seeds", "n_seeds", "int")]
 TABLE5 = [Col("Net", "row", "text"),

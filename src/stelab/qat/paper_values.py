@@ -23,6 +23,8 @@ TABLE4_MNIST = {
 #: normaliser (``max_val`` = m) of the first author's ``compute_distance_metric`` without its path ratio.
 #: The paper's text says "% of the range"; the record's 5-seed means match |Δw|/m (README, "The record").
 COMPARED_AS = "E_bar_m"
+#: the column of Tables 3–4 with our Ē in :data:`COMPARED_AS` over the paper's
+OVER_PAPER = f"{COMPARED_AS}_over_paper"
 
 #: Table 3: description and interpretation of each pair (SGD + momentum).
 TABLE3_TEXT = {

@@ -32,6 +32,8 @@ from ..optimizers import OPTIMIZERS
 VARIANTS = ("qhat", "ste", "lrtweak", "unadjusted")
 #: pair name → (reference variant, other variant) compared by Ē (paper A §6.2, Tables 3–4), in report order
 PAIRS = {"baseline": ("qhat", "ste"), "lrtweak": ("qhat", "lrtweak"), "unadjusted": ("qhat", "unadjusted")}
+#: readable names of the pairs (tables, pages)
+PAIR_NAMES = {"baseline": "baseline", "lrtweak": "lr-tweak", "unadjusted": "unadjusted"}
 #: default learning-rate multiplier of the lr-tweak branch (paper A Table 3: "1% learning rate increase")
 LR_TWEAK = 1.01
 #: which learning rates the STE fork scales by α: the quantized weights' only, or every parameter's

@@ -3,7 +3,7 @@
 Ē is given in the three normalisations of :mod:`stelab.qat.metrics`: ``E_bar`` = mean |Δw|/(2m)
 (% of the range, the paper's text), ``E_bar_m`` = mean |Δw|/m (the per-weight normaliser of the
 authors' code) and ``E_bar_path`` (% of the distance travelled, the authors' code). Table 4 compares
-with the paper in :data:`stelab.qat.paper_values.COMPARED_AS` (``E_bar_over_paper``). Mean ± sd
+with the paper in :data:`stelab.qat.paper_values.COMPARED_AS` (column :data:`~stelab.qat.paper_values.OVER_PAPER`). Mean ± sd
 over seeds with the paper's MNIST numbers (:mod:`stelab.qat.paper_values`) in
 adjacent columns; rows in the order of :data:`stelab.optimizers.OPTIMIZERS` and
 :data:`stelab.qat.settings.PAIRS`. The sweep fits log Ē against log η: the per-step growth of
@@ -18,7 +18,7 @@ import pandas as pd
 from . import paper_values as pv
 from .metrics import FINAL_METRICS, loglog_slope
 from ..optimizers import OPTIMIZERS
-from .settings import PAIRS
+from .settings import PAIR_NAMES, PAIRS
 
 
 def _mean_sd(df: pd.DataFrame, by, cols) -> pd.DataFrame:
@@ -59,20 +59,20 @@ def _paper(table: dict, bits, optimizer, key, field):
 
 def table4(pairs: pd.DataFrame) -> pd.DataFrame:
     """Table 4: Ē (three normalisations) and quantized agreement per (bits, optimizer, pair), mean and sd over
-    seeds, paper beside; ``E_bar_over_paper``: our Ē in the normalisation :data:`pv.COMPARED_AS` over the paper's."""
+    seeds, paper beside; :data:`pv.OVER_PAPER`: our Ē in the normalisation :data:`pv.COMPARED_AS` over the paper's."""
     main = _with_path(pairs[pairs["sweep_factor"] == 1.0])
     t = _mean_sd(main, ("bits", "optimizer", "pair"), (*E_BARS, "agreement"))
     several = t["bits"].nunique() > 1
-    t["experiment"] = [f"{p} ({pv.OPTIMIZER_LABEL.get(o, o)})" + (f", {b} bit" if several else "") + _left_out(n)
+    t["experiment"] = [f"{PAIR_NAMES.get(p, p)} ({pv.OPTIMIZER_LABEL.get(o, o)})" + (f", {b} bit" if several else "") + _left_out(n)
                        for b, o, p, n in zip(t["bits"], t["optimizer"], t["pair"], t["n_diverged"])]
     t["E_bar_paper"] = [_paper(pv.TABLE4_MNIST, b, o, p, "E_bar") for b, o, p in zip(t["bits"], t["optimizer"], t["pair"])]
     t["agreement_paper"] = [_paper(pv.TABLE4_MNIST, b, o, p, "agreement")
                             for b, o, p in zip(t["bits"], t["optimizer"], t["pair"])]
-    t["E_bar_over_paper"] = t[f"{pv.COMPARED_AS}_mean"] / t["E_bar_paper"]
+    t[pv.OVER_PAPER] = t[f"{pv.COMPARED_AS}_mean"] / t["E_bar_paper"]
     t = t.sort_values(["bits", "optimizer", "pair"], key=lambda c: c.map(_PAIR_ORDER) if c.name == "pair" else (
         c.map(_OPT_ORDER) if c.name == "optimizer" else c))
     return t[["experiment", "bits", "optimizer", "pair", "E_bar_mean", "E_bar_sd", "E_bar_m_mean", "E_bar_m_sd",
-              "E_bar_path_mean", "E_bar_path_sd", "E_bar_paper", "E_bar_over_paper", "agreement_mean",
+              "E_bar_path_mean", "E_bar_path_sd", "E_bar_paper", pv.OVER_PAPER, "agreement_mean",
               "agreement_sd", "agreement_paper", "n_seeds", "n_diverged"]].reset_index(drop=True)
 
 
@@ -85,7 +85,7 @@ def table3(pairs: pd.DataFrame, optimizer: str = "momentum") -> pd.DataFrame:
     t["description"] = [pv.TABLE3_TEXT[p][0] for p in t["pair"]]
     t["interpretation"] = [pv.TABLE3_TEXT[p][1] for p in t["pair"]]
     return t[["bits", "pair", "description", "E_bar_mean", "E_bar_sd", "E_bar_m_mean", "E_bar_m_sd",
-              "E_bar_path_mean", "E_bar_path_sd", "E_bar_paper", "E_bar_over_paper", "ratio_to_baseline",
+              "E_bar_path_mean", "E_bar_path_sd", "E_bar_paper", pv.OVER_PAPER, "ratio_to_baseline",
               "interpretation", "n_seeds", "n_diverged"]].reset_index(drop=True)
 
 
