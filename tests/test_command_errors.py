@@ -81,7 +81,8 @@ def test_ablation_of_a_missing_point_is_one_line_and_exit_2(tmp_path):
 def test_search_of_a_missing_point_is_one_line_and_exit_2(tmp_path):
     proc = _module("stelab.qat.search", str(tmp_path / "nonexistent"), "--out", "x.csv", cwd=tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr == f"python -m stelab.qat.search: error: search point {tmp_path / 'nonexistent'}: no such folder\n"
+    assert proc.stderr == (f"python -m stelab.qat.search: error: search point {tmp_path / 'nonexistent'}: "
+                           "no such folder\n")
 
 
 def test_ablation_point_without_its_columns_names_the_file(tmp_path):

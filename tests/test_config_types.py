@@ -96,7 +96,8 @@ def test_snakemake_config_error_is_one_line_without_a_traceback(repo_copy, tmp_p
     bad.write_text("qat:\n  threads: 2.0\n")
     proc = snakemake(repo_copy, "-n", "--cores", "1", "--configfile", str(bad))
     assert proc.returncode != 0
-    assert proc.stderr.strip().splitlines()[-1] == "config error: config key qat.threads: 2.0 is not an integer (write 2)"
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == "config error: config key qat.threads: 2.0 is not an integer (write 2)"
     log = proc.stdout + proc.stderr
     assert "Traceback" not in log and 'File "' not in log and "ConfigError in file" not in log, log[-2000:]
 
