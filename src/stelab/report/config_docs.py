@@ -255,9 +255,12 @@ on the merged config): the schema (types, bounds, allowed values, no unknown key
 parameters), then cross-key rules, every estimator's Q̂' on a grid and every theory case's model. An
 error names the offending key, e.g. `config key qat.optimizers.momentum.lr: -0.1 is less than or equal
 to the minimum of 0`, and a YAML trap gets a hint (YAML reads `1e-3` as a string: write `1.0e-3`).
-Validation also writes each missing key's default into the config. *Default* below is the schema's
-value, used when no config file sets the key; where `config/config.yaml` (the embedded default,
-what `snakemake --cores all` runs) sets another value, the row gives it too.
+An integer key takes an integer only (`2`, not `2.0`). Snakemake's `--config` passes the values inside
+a nested mapping as strings (`--config 'qat={{"epochs": 3}}'` gives `'3'`), and every key here is
+inside a section: set keys in a YAML overlay given with `--configfile`. Validation also writes each
+missing key's default into the config. *Default* below is the schema's value, used when no config
+file sets the key; where `config/config.yaml` (the embedded default, what `snakemake --cores all`
+runs) sets another value, the row gives it too.
 
 ## Reading the tables
 
