@@ -39,12 +39,19 @@ QAT_LOADER = f"--workers {QAT['workers']}" + (
 QAT_JOB = f"--on-divergence {QAT['on_divergence']}"
 
 
-def qat_device(wildcards, resources):
-    """--device of a training job from its gpu resource: none, cpu (a visible GPU is not used); asked
-    for by qat.gpu, cuda (fails at once where CUDA sees no GPU); given by a profile alone
-    (profiles/slurm's set-resources), auto (the GPU when CUDA sees it). The checkpoints record the
-    device actually used."""
-    if int(resources.get("gpu", 0)) == 0:
+def qat_device(rule):
+    """--device of a training rule's jobs from the GPU they are given (qat.gpu, or a set-resources
+    such as profiles/slurm's, read here so that the device is a plain param, which Snakemake compares
+    to rerun a job): none, cpu (a visible GPU is not used); asked for by qat.gpu, cuda (fails at once
+    where CUDA sees no GPU); given by set-resources alone, auto (the GPU when CUDA sees it). The
+    checkpoints record the device actually used."""
+    over = workflow.resource_settings.overwrite_resources.get(rule) or {}
+    value = getattr(over.get("gpu"), "raw", over.get("gpu"))
+    try:
+        gpu = QAT["gpu"] if value is None else int(value)
+    except (TypeError, ValueError):  # an expression: a GPU is meant
+        gpu = 1
+    if gpu == 0:
         return "cpu"
     return "cuda" if QAT["gpu"] > 0 else "auto"
 
@@ -96,7 +103,7 @@ rule qat_pretrain:
         qat=QAT_SETTINGS,
         code=qat_user_code,
         threads=QAT["threads"],
-        device=qat_device,
+        device=qat_device("qat_pretrain"),
         versions=QAT_VERSIONS,
         loader=QAT_LOADER,
         job=QAT_JOB,
@@ -158,7 +165,7 @@ rule qat_train_branch:
         data=qat_data_dir,
         code=qat_user_code,
         threads=QAT["threads"],
-        device=qat_device,
+        device=qat_device("qat_train_branch"),
         versions=QAT_VERSIONS,
         every=QAT["checkpoint_every"],
         loader=QAT_LOADER,
