@@ -12,10 +12,10 @@ from stelab.cli import main
 
 @pytest.mark.parametrize(
     "estimator, message",
-    [("user_estimators:nan_inside", r"constants\.estimators\.user_estimators:nan_inside: .*not finite"),
-     ("user_estimators:inf_at_threshold", r"constants\.estimators\.user_estimators:inf_at_threshold: .*not finite"),
-     ("user_estimators:negative_dip", r"constants\.estimators\.user_estimators:negative_dip: .*negative"),
-     ("user_estimators:zero_on_cells", r"constants\.estimators\.user_estimators:zero_on_cells: .*vanishes"),
+    [("user_estimators:nan_inside", r"--estimator user_estimators:nan_inside: .*not finite"),
+     ("user_estimators:inf_at_threshold", r"--estimator user_estimators:inf_at_threshold: .*not finite"),
+     ("user_estimators:negative_dip", r"--estimator user_estimators:negative_dip: .*negative"),
+     ("user_estimators:zero_on_cells", r"--estimator user_estimators:zero_on_cells: .*vanishes"),
      ("mad,s=-1", r"mad: s must be > 0, got -1"),
      ("pwl,lo=1,hi=-1", r"pwl: lo must be < hi, got lo=1, hi=-1"),
      ("sigmoid_sum,temperature=0", r"sigmoid_sum: temperature must be > 0, got 0"),
@@ -60,3 +60,16 @@ def test_constants_are_written_without_nan(tmp_path):
     assert "NaN" not in text
     (record,) = json.loads(text)
     assert record["L_minus"] == 0.0 and record["convexity_coeff"] is None and record["alpha"] == 1.0
+
+
+def test_one_estimator_with_two_parameter_sets_gives_two_rows(tmp_path, capsys):
+    out = tmp_path / "c.tsv"
+    assert main(["constants", "--estimator", "htge,k0=2", "--estimator", "htge,k0=5", "--bits", "2",
+                 "--tsv", str(out)]) == 0
+    t = pd.read_csv(out, sep="\t").set_index("label")
+    for k0 in (2.0, 5.0):  # t = kΔ = (k0/m)(2m/3) at 2 bits; α = t²/(tanh(t/2)(t + sinh t)), paper A App. H
+        t_ = k0 * 2 / 3
+        assert t.loc[f"htge,k0={k0}", "alpha"] == pytest.approx(t_ ** 2 / (math.tanh(t_ / 2) * (t_ + math.sinh(t_))),
+                                                                  rel=1e-6)
+    assert main(["constants", "--estimator", "htge,k0=2", "--estimator", "htge,k0=2", "--bits", "2"]) == 2
+    assert "--estimator htge,k0=2.0: given twice" in capsys.readouterr().err

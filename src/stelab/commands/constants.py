@@ -6,6 +6,21 @@ import argparse
 import json
 
 
+def _labelled(specs: list[dict]) -> dict:
+    """{label: spec} of the --estimator options: the name, or name,key=value,... where a name repeats;
+    the same estimator given twice is refused (ValueError naming it)."""
+    names = [spec["name"] for spec in specs]
+    out = {}
+    for spec in specs:
+        label = spec["name"]
+        if names.count(label) > 1:
+            label = ",".join([label, *(f"{k}={v}" for k, v in spec.items() if k != "name")])
+        if label in out:
+            raise ValueError(f"--estimator {label}: given twice")
+        out[label] = spec
+    return out
+
+
 def _estimator_arg(text: str) -> dict:
     """NAME[,key=value,...] or JSON → estimator spec dict."""
     from ..estimators import parse_estimator_spec
@@ -94,7 +109,7 @@ def run(args) -> int:
         estimators, layers = section["estimators"], section["layers"]
         plot_bits, named = section["plot_bits"], CONFIG_KEY
     elif args.estimator:
-        estimators = {spec["name"]: spec for spec in args.estimator}
+        estimators = _labelled(args.estimator)
         layers = [{"bits": b, "m": args.m, "layout": args.layout} for b in args.bits]
         plot_bits, named = args.plot_bits, "--estimator {label}"
     else:
