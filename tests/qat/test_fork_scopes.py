@@ -47,6 +47,18 @@ def test_ste_lr_scope_all_scales_every_parameter_for_sgd_and_none_for_adam():
     assert set(groups(adam).values()) == {1.0} and adam["run"].lr_scale == {}
 
 
+def test_alpha_multiplies_learning_rate_scales_already_in_the_run():
+    """A Q̂-net run with lr_scale 2 on every parameter: the STE-net's scale is 2α where α applies."""
+    pre = pretrained("momentum", steps=1)
+    names = quantized_names(pre)
+    pre["run"] = dataclasses.replace(pre["run"], lr_scale={n: 2.0 for n in groups(pre)})
+    for scope in ("quantized", "all"):
+        scales = fork(pre, "ste", ste_lr_scope=scope)["run"].lr_scale
+        for name, scale in scales.items():
+            scaled = scope == "all" or name in names
+            assert scale == pytest.approx(2 * ALPHA if scaled else 2.0, rel=1e-9), (scope, name)
+
+
 def test_ste_lr_scope_all_refuses_layers_with_different_alphas():
     """One quantized layer with HTGE k0 = 3 (another α): α·η for the float parameters is ambiguous."""
     pre = pretrained("momentum", steps=1)
