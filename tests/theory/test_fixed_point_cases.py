@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from scipy import optimize, special
 
-from stelab.theory.fixed_points import Stationary, fixed_point, linear_fixed_point, linear_stable, small_noise
+from stelab.theory.fixed_points import (Stationary, fixed_point, linear_fixed_point, linear_stable, small_noise,
+                                        unquantized_fixed_point)
 from stelab.theory.model import Model
 
 from test_sweeps import gaussian_constants, levels
@@ -30,17 +31,21 @@ def bin_masses(lv, a, c, w, eta, sigma, eps):
     phi = 0.0
     for j in range(1, len(lv) - 1):
         z = kappa[j] * (th[j] - th[j - 1])
-        logm[j] = phi + (z + math.log(-math.expm1(-z)) if z > 0 else math.log(-math.expm1(z))) - math.log(abs(kappa[j]))
+        width = th[j] - th[j - 1]
+        if abs(z) < 1e-12:  # no drift in this bin: a flat density
+            logm[j] = phi + math.log(width)
+        else:
+            logm[j] = phi + (z + math.log(-math.expm1(-z)) if z > 0 else math.log(-math.expm1(z))) - math.log(abs(kappa[j]))
         phi += z
     logm[-1] = phi - math.log(-kappa[-1])
     return np.exp(logm - special.logsumexp(logm)), kappa, th
 
 
 def test_a_teacher_with_a_saturated_and_a_stationary_value():
-    """w* ∈ {0.2, 5}, P = ½ each, b = 2, ω = 2, a = c = 1: w* = 5 runs to the level 2 (error 9 = saturation term
+    """w* ∈ {5, 0.2}, P = ½ each, b = 2, ω = 2, a = c = 1: w* = 5 runs to the level 2 (error 9 = saturation term
     (2 − 5)²); w* = 0.2 has a stationary density whose self-consistent mixture gives ε*."""
     spec = {"weight_map": Q22, "eta": 0.5, "sigma": 0.3,
-            "teacher": {"kind": "discrete", "values": [0.2, 5.0], "probs": [0.5, 0.5]}}
+            "teacher": {"kind": "discrete", "values": [5.0, 0.2], "probs": [0.5, 0.5]}}
     lv = levels(2, 2.0)
     err = 0.04 - 0.4 * lv + lv**2
 
@@ -61,15 +66,51 @@ def test_a_teacher_with_a_saturated_and_a_stationary_value():
     assert tails > 1e-7 and fp["tail_mass"] == pytest.approx(tails, rel=1e-4)
 
 
-def test_a_rademacher_teacher_saturates_on_both_sides():
-    """ω = 0.5 < a|w*|/c = 1: w* = ±1 run to ±0.5, each with error 1 − 2·0.5 + 0.25 = 0.25."""
-    m = Model.from_spec({"weight_map": {"kind": "quantizer", "bits": 2, "omega": 0.5}, "eta": 0.1,
-                         "teacher": {"kind": "rademacher", "value": 1.0}})
+@pytest.mark.parametrize("inputs", ["identity", "quantized"])
+def test_a_rademacher_teacher_saturates_on_both_sides(inputs):
+    """ω = 0.5 < a|w*|/c: w* = ±1 run to ±0.5, each with error 1 − 2a·0.5 + c·0.25 (0.25 for a = c = 1)."""
+    spec = {"weight_map": {"kind": "quantizer", "bits": 2, "omega": 0.5}, "eta": 0.1,
+            "teacher": {"kind": "rademacher", "value": 1.0}}
+    a, c = 1.0, 1.0
+    if inputs == "quantized":
+        spec["input_map"] = Q22
+        a, c = gaussian_constants(2, 2.0)
+    m = Model.from_spec(spec)
     fp = fixed_point(m)
-    assert fp["status"] == "saturated" and fp["eps_star"] == pytest.approx(0.25, abs=1e-12)
-    assert fp["saturation"] == pytest.approx(0.25, abs=1e-12) and fp["dither"] == pytest.approx(0.0, abs=1e-12)
+    want = 1 - a + 0.25 * c
+    assert fp["status"] == "saturated" and fp["eps_star"] == pytest.approx(want, abs=1e-12)
+    assert fp["saturation"] == pytest.approx(want - (1 - a * a / c), abs=1e-12)  # c(L − a w*/c)²
+    assert fp["dither"] == pytest.approx(0.0, abs=1e-12)
     assert math.isnan(fp["mean_g_gap"]) and fp["tail_mass"] == 0.0  # no stationary value at all
-    assert small_noise(m) == pytest.approx(0.25, abs=1e-12)
+    assert small_noise(m) == pytest.approx(want, abs=1e-12)
+
+
+def test_small_noise_form_with_quantized_inputs():
+    """a w*/c = L_k + pΔ ⇒ ε* ≈ ρ(1 − a²/c) + c p(1 − p)Δ² (w* = 1.5, levels ±2/3, ±2, Δ = 4/3)."""
+    a, c = gaussian_constants(2, 2.0)
+    m = Model.from_spec({"weight_map": Q22, "input_map": Q22, "eta": 0.01,
+                         "teacher": {"kind": "constant", "value": 1.5}})
+    p = (1.5 * a / c - 2 / 3) / (4 / 3)
+    assert 0 < p < 1
+    want = 2.25 * (1 - a * a / c) + c * p * (1 - p) * 16 / 9
+    assert small_noise(m) == pytest.approx(want, rel=1e-12)
+    assert fixed_point(m)["eps_star"] == pytest.approx(want, rel=2e-3)  # η = 0.01: the small-noise limit
+
+
+def test_a_teacher_on_a_level_has_a_flat_stationary_bin():
+    """w* = 2/3 = a level (a = c = 1): no drift on (0, 4/3), the density is flat there; ε* from the bin masses."""
+    lv = levels(2, 2.0)
+    m = Model.from_spec({"weight_map": Q22, "eta": 0.5, "sigma": 0.3,
+                         "teacher": {"kind": "constant", "value": float(lv[2])}})
+    err = (lv[2] - lv) ** 2
+
+    def F(eps):
+        return float(bin_masses(lv, 1, 1, lv[2], 0.5, 0.3, eps)[0] @ err)
+
+    star = optimize.brentq(lambda e: F(e) - e, 1e-9, 50.0, xtol=1e-14, rtol=1e-13)
+    fp = fixed_point(m)
+    assert fp["status"] == "ok" and fp["eps_star"] == pytest.approx(star, rel=1e-6)
+    assert fp["small_noise"] == pytest.approx(0.0, abs=1e-12)  # p = 0: no dither in the small-noise limit
 
 
 def test_other_surrogates_have_no_ste_stationarity_no_tails_and_no_small_noise_form():
@@ -87,11 +128,11 @@ def test_other_surrogates_have_no_ste_stationarity_no_tails_and_no_small_noise_f
 
 def test_linear_weights_with_quantized_inputs():
     a, c = gaussian_constants(2, 2.0)
-    m = Model.from_spec({"input_map": Q22, "eta": 0.5, "sigma": 0.3})
-    closed = lambda eta: (2 * (1 - a * a / c) + eta * c * 0.09) / (2 - eta * c)  # noqa: E731
+    m = Model.from_spec({"input_map": Q22, "eta": 0.5, "sigma": 0.3, "teacher": {"kind": "constant", "value": 1.5}})
+    closed = lambda eta: (2 * 2.25 * (1 - a * a / c) + eta * c * 0.09) / (2 - eta * c)  # noqa: E731
     fp = fixed_point(m)
     assert fp["status"] == "ok" and fp["eps_star"] == pytest.approx(closed(0.5), rel=1e-9)
-    assert fp["input_error"] == pytest.approx(1 - a * a / c, rel=1e-9)
+    assert fp["input_error"] == pytest.approx(2.25 * (1 - a * a / c), rel=1e-9)
     assert fp["eps_star_0"] == pytest.approx(0.5 * 0.09 / 1.5, rel=1e-12)
     assert fp["deviation"] == pytest.approx(closed(0.5) - 0.03, rel=1e-9)
     assert linear_fixed_point(m) == pytest.approx(closed(0.5), rel=1e-9) and linear_stable(m)
@@ -100,3 +141,12 @@ def test_linear_weights_with_quantized_inputs():
     unstable = fixed_point(m, eta=1.9)  # ηc = 2.08 ≥ 2
     assert unstable["status"] == "unstable" and math.isinf(unstable["eps_star"]) and math.isinf(unstable["deviation"])
     assert not linear_stable(Model.from_spec({"input_map": Q22, "eta": 1.9}))
+
+
+def test_stability_boundary_eta_c_equal_to_two_is_unstable():
+    m = Model.from_spec({"sigma": 0.3})
+    eta = 2 / m.c
+    assert eta * m.c == 2.0  # exactly on the boundary
+    assert not linear_stable(m, eta) and math.isinf(linear_fixed_point(m, eta))
+    assert math.isinf(unquantized_fixed_point(2.0, 0.3))
+    assert unquantized_fixed_point(1.5, 0.3) == pytest.approx(1.5 * 0.09 / 0.5, rel=1e-12)
