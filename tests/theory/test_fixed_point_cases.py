@@ -150,3 +150,44 @@ def test_stability_boundary_eta_c_equal_to_two_is_unstable():
     assert not linear_stable(m, eta) and math.isinf(linear_fixed_point(m, eta))
     assert math.isinf(unquantized_fixed_point(2.0, 0.3))
     assert unquantized_fixed_point(1.5, 0.3) == pytest.approx(1.5 * 0.09 / 0.5, rel=1e-12)
+
+
+def test_without_noise_a_teacher_on_a_level_or_at_the_top_level_has_zero_error():
+    """σ = 0: w* = 2/3 settles in its own bin; w* = ±2 = a w*/c on the outer levels saturates (the drift vanishes on
+    the whole outer bin, so no density is stationary there) with error w*² − 2a w*·w* + c w*² = 0. ε* = 0 comes back
+    as the root finder's lower end 1e-12."""
+    lv = Model.from_spec({"weight_map": Q22}).g.levels
+    on_level = fixed_point(Model.from_spec({"weight_map": Q22, "eta": 0.5,
+                                            "teacher": {"kind": "constant", "value": float(lv[2])}}))
+    assert on_level["status"] == "ok" and on_level["eps_star"] == 1e-12
+    at_top = fixed_point(Model.from_spec({"weight_map": Q22, "eta": 0.5, "teacher": {"kind": "rademacher",
+                                                                                    "value": float(lv[-1])}}))
+    assert at_top["status"] == "saturated" and at_top["eps_star"] == 1e-12 and at_top["dither"] == 0.0
+
+
+def test_a_grid_ending_on_the_outer_thresholds_is_a_reflecting_box():
+    """L = 4/3 = the outer thresholds: no exact tails (the drift beyond ±L is not the edge cells'), the density lives on
+    [−4/3, 4/3]: e^{κ₁(u + L)} on (−L, 0) and its continuation e^{κ₁L + κ₂u} on (0, L), κ_j = η(1 − g_j)/D."""
+    m = Model.from_spec({"weight_map": Q22, "eta": 2.5, "sigma": 1.0})
+    L = float(np.max(np.abs(m.g.thresholds)))
+
+    def F(eps):
+        D = 0.5 * 2.5**2 * (eps + 1.0)
+        k1, k2 = 2.5 * (1 + 2 / 3) / D, 2.5 * (1 - 2 / 3) / D
+        m1, m2 = math.expm1(k1 * L) / k1, math.exp(k1 * L) * math.expm1(k2 * L) / k2
+        return (m1 * (5 / 3) ** 2 + m2 * (1 / 3) ** 2) / (m1 + m2)
+
+    star = optimize.brentq(lambda e: F(e) - e, 1e-9, 50.0, xtol=1e-14, rtol=1e-13)
+    fp = fixed_point(m, L=L, dx=0.001)
+    assert fp["eps_star"] == pytest.approx(star, rel=1e-5) and fp["tail_mass"] == 0.0
+    assert fixed_point(m, L=L + 0.5, dx=0.001)["eps_star"] > star + 0.1  # a wider grid (with tails) differs
+
+
+def test_stationary_grid_defaults_and_message():
+    st = Stationary(Model.from_spec({"weight_map": Q22, "eta": 0.2}))
+    assert st.grid.faces[0] == -8.0 and st.grid.faces[-1] == 8.0 and np.diff(st.grid.faces).max() <= 0.002 + 1e-12
+    assert st.eta == 0.2 and Stationary(Model.from_spec({"weight_map": Q22}), eta=0.7).eta == 0.7
+    with pytest.raises(ValueError) as err:
+        Stationary(Model.from_spec({"weight_map": Q22, "surrogate": "clipped"}))
+    assert str(err.value) == ("theory: a stationary density needs s > 0 on the whole grid "
+                              "(clipped or compactly supported surrogates trap weights outside)")
