@@ -170,7 +170,7 @@ def test_workflow_wires_the_imagefolder_into_the_training_rules(folder, repo_cop
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
     assert "check_imagefolder" in log and "download_mnist" not in log
-    assert f"python -m stelab pretrain --data {folder}" in log and "--workers 11 --pin-memory" in log
+    assert f"-m stelab pretrain --data {folder}" in log and "--workers 11 --pin-memory" in log
     cfg["data"]["imagefolder"] = str(folder / "missing")
     (repo_copy / "config" / "test_imagenet.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
     proc = snakemake(repo_copy, target, "-n", "--cores", "1", "--configfile", "config/test_imagenet.yaml")
