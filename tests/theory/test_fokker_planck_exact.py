@@ -219,3 +219,30 @@ def test_fokker_planck_defaults_to_the_pde_defaults_grid():
     assert fp.grid.faces[0] == -8.0 and fp.grid.faces[-1] == 8.0
     assert np.diff(fp.grid.faces).max() <= 0.002 + 1e-12 and fp.grid.n >= 8000
     assert fp.eta == 0.2 and FokkerPlanck(Model.from_spec({"weight_map": Q22}), eta=0.7).eta == 0.7
+
+
+def test_run_defaults_are_the_pde_defaults_and_integer_starts_are_floats(capsys):
+    """FokkerPlanck.run: dt = 0.01, θ = ½, 4 start-up half steps, quiet; solve_pde quiet by default;
+    μ₀ given as integers is integrated as floats; start-up steps count backward-Euler half steps in pairs."""
+    m = Model.from_spec({"weight_map": Q22, "eta": 0.3, "sigma": 0.2})
+    fp = FokkerPlanck(m, L=4.0, dx=0.05)
+    r = fp.run(0.5)
+    np.testing.assert_allclose(r.tau, np.arange(51) * 0.01, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(r.eps, fp.run(0.5, dt=0.01, theta=0.5, startup_steps=4).eps)
+    assert not np.array_equal(r.eps, fp.run(0.5, theta=1.0).eps)
+    assert not np.array_equal(r.eps, fp.run(0.5, startup_steps=6).eps)
+    np.testing.assert_array_equal(fp.run(0.5, startup_steps=3).eps, fp.run(0.5, startup_steps=2).eps)
+    solve_pde(m, 0.1, L=4.0, dx=0.05)
+    assert capsys.readouterr().err == ""
+    flat = FokkerPlanck(Model.from_spec({"eta": 0.3}), L=0.5, dx=0.05)  # 20 cells of width 0.05 on [−0.5, 0.5]
+    ints = flat.run(0.3, dt=0.1, mu0=np.ones((1, 20), dtype=np.int64))
+    floats = flat.run(0.3, dt=0.1, mu0=np.ones((1, 20)))
+    np.testing.assert_array_equal(ints.final, floats.final)
+    assert ints.final.dtype == np.float64 and not np.allclose(ints.final, 1.0)
+
+
+def test_grid_keeps_short_segments_as_one_cell_and_accepts_small_ranges():
+    g = make_grid(1.0, 0.5, [0.9])  # segments [−1, 0.9] (4 cells of 0.475) and [0.9, 1] (one cell)
+    np.testing.assert_allclose(g.widths, [0.475] * 4 + [0.1], rtol=1e-12)
+    small = make_grid(0.5, 0.1)
+    assert small.n == 10 and small.faces[0] == -0.5 and small.faces[-1] == 0.5
