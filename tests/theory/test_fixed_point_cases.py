@@ -160,9 +160,10 @@ def test_without_noise_a_teacher_on_a_level_or_at_the_top_level_has_zero_error()
     on_level = fixed_point(Model.from_spec({"weight_map": Q22, "eta": 0.5,
                                             "teacher": {"kind": "constant", "value": float(lv[2])}}))
     assert on_level["status"] == "ok" and on_level["eps_star"] == 1e-12
-    at_top = fixed_point(Model.from_spec({"weight_map": Q22, "eta": 0.5, "teacher": {"kind": "rademacher",
-                                                                                    "value": float(lv[-1])}}))
-    assert at_top["status"] == "saturated" and at_top["eps_star"] == 1e-12 and at_top["dither"] == 0.0
+    for level in (lv[0], lv[-1]):
+        at_edge = fixed_point(Model.from_spec({"weight_map": Q22, "eta": 0.5,
+                                               "teacher": {"kind": "constant", "value": float(level)}}))
+        assert at_edge["status"] == "saturated" and at_edge["eps_star"] == 1e-12 and at_edge["dither"] == 0.0
 
 
 def test_a_grid_ending_on_the_outer_thresholds_is_a_reflecting_box():
