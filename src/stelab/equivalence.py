@@ -111,8 +111,11 @@ class WeightMap:
             if sign * (k - start) > 0 and (not finite_edge or sign * (edge - k) > 0)
         ]
         far = edge if finite_edge else start + sign * (float((w - start).abs().max()) + self.quantizer.delta)
+        # Panel ends every half cell, none within rounding of ``far``: a sliver panel at a support end lies
+        # where Q̂' may already evaluate to 0 (its level rounds past the range), which made M(w_max) = inf.
+        tol = 1e-9 * self.quantizer.delta
         half_cells = np.arange(1, math.ceil(2 * abs(far - start) / self.quantizer.delta)) * self.quantizer.delta / 2
-        grid = [start + sign * h for h in half_cells if sign * (far - (start + sign * h)) > 0]
+        grid = [start + sign * h for h in half_cells if sign * (far - (start + sign * h)) > tol]
         points = [start] + sorted(set(kinks + grid), key=lambda k: sign * k) + [far]
         out = torch.full_like(w, start)
         for a, b in zip(points[:-1], points[1:]):

@@ -1,0 +1,99 @@
+"""The equivalence module (stelab/equivalence.py) at its edges: range ends, M⁻¹'s Newton steps and dtypes, the
+STE-net estimator's defaults, α where it is undefined, and estimator_constants' verdicts and keys.
+
+Expected values come from paper A's definitions: M fixes the thresholds and, for a Q̂' symmetric about the level,
+maps the range ends [w_min, w_max] onto themselves; the HTGE's Q̂'' at the range end (a level, phase ½ of the cell)
+is (t²/Δ)·sech²(t/2) with t = kΔ = 2k0/3 at 2 bits; assumption 5.1.1 "holds" when Q̂' > 0 up to two cells beyond
+the range, "range only (App. G)" when it vanishes there.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from stelab.equivalence import WeightMap, estimator_constants
+from stelab.estimators import get_estimator
+from stelab.quantizers import UniformQuantizer
+
+HTGE = {"name": "htge", "k0": 5.5}
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4])
+def test_m_maps_the_range_ends_onto_themselves_for_every_range(bits):
+    """Each layer has its own m; for ~9 % of them the level w_max rounded past the range, Q̂'(w_max) = 0, and a sliver
+    quadrature panel at the support end made M(w_max) = inf (the STE-net's clipped estimator then failed)."""
+    for m in np.linspace(0.05, 2.0, 120):
+        q = UniformQuantizer(bits, float(m))
+        wm = WeightMap(get_estimator(HTGE), q)
+        ends = torch.tensor(q.representable_range, dtype=torch.float64)
+        np.testing.assert_allclose(wm(ends), ends, rtol=1e-9, atol=0, err_msg=f"m={m}")
+        ste = wm.ste_estimator("sgd")
+        assert (ste.lo, ste.hi) == pytest.approx(q.representable_range, rel=1e-9), m
+
+
+@pytest.mark.parametrize("spec", [HTGE, {"name": "user_estimators:raised_cosine", "depth": 0.6}, "mad",
+                                  {"name": "dsq", "alpha_dsq": 0.11}], ids=["htge", "raised_cosine", "mad", "dsq"])
+def test_inverse_converges_in_a_few_newton_steps(spec):
+    wm = WeightMap(get_estimator(spec), UniformQuantizer(2, 1.0))
+    w = torch.linspace(-2.4, 2.4, 97, dtype=torch.float64)
+    np.testing.assert_allclose(wm.inverse(wm(w), max_iter=6), w, rtol=0, atol=1e-10)
+
+
+def test_inverse_widens_its_bracket_far_out_and_keeps_dtypes():
+    """MAD: Q̂' = s/|x| beyond s = 1, so M(w) = 1 + (w² − 1)/2 moves far weights by more than Δ = 2/3."""
+    wm = WeightMap(get_estimator("mad"), UniformQuantizer(2, 1.0))
+    w = torch.tensor([3.0, 4.0, 5.0, -4.0, -6.0], dtype=torch.float64)
+    y = wm(w)
+    np.testing.assert_allclose(y, torch.sign(w) * (1 + (w**2 - 1) / 2), rtol=1e-12)
+    assert bool(((y - w).abs() > 2 / 3).all())
+    np.testing.assert_allclose(wm.inverse(y), w, rtol=0, atol=1e-10)
+    y32 = torch.tensor([0.1, 0.5, 2.5], dtype=torch.float32)
+    x32 = wm.inverse(y32)
+    assert x32.dtype == torch.float32
+    np.testing.assert_allclose(x32.double(), wm.inverse(y32.double()), rtol=1e-6)
+    assert wm.inverse(torch.tensor([0, 1])).dtype == torch.float64
+    assert wm(torch.tensor([0, 1])).dtype == torch.float64
+
+
+def test_ste_net_estimator_defaults_to_sgd_with_float64_ends():
+    q = UniformQuantizer(2, 0.7)  # ±0.7 is not a float32 number
+    wm = WeightMap(get_estimator(HTGE), q)
+    sgd, adam = wm.ste_estimator(), wm.ste_estimator("adam")
+    assert sgd.describe() == wm.ste_estimator("sgd").describe()
+    assert (sgd.lo, sgd.hi) == pytest.approx((-0.7, 0.7), rel=1e-12) and (adam.lo, adam.hi) == (-0.7, 0.7)
+    assert wm.learning_rate_factor() == wm.alpha and wm.learning_rate_factor("adam") == 1.0
+    assert 0.6 < wm.alpha < 0.62
+
+
+def test_alpha_is_undefined_where_qhat_prime_vanishes_inside_an_inner_bin():
+    with pytest.raises(ValueError) as err:
+        WeightMap(get_estimator({"name": "pwl", "lo": -0.1, "hi": 0.1}), UniformQuantizer(2, 1.0))
+    assert str(err.value) == ("estimator pwl(lo=-0.1, hi=0.1): 1/Q̂' is not integrable over an inner bin "
+                              "(Q̂' vanishes there), so α and M are undefined")
+
+
+@pytest.mark.parametrize("beyond,verdict", [((2.5, 2.5), "holds"), ((1.5, 2.5), "range only (App. G)"),
+                                            ((2.5, 1.5), "range only (App. G)")])
+def test_assumption_5_1_1_looks_two_cells_beyond_each_end(beyond, verdict):
+    """PWL on [w_min − b₋Δ, w_max + b₊Δ]: Q̂' = 1 up to b cells beyond each end of the range [−1, 1]."""
+    q = UniformQuantizer(2, 1.0)
+    d = q.delta
+    est = get_estimator({"name": "pwl", "lo": -1 - beyond[0] * d, "hi": 1 + beyond[1] * d})
+    c = estimator_constants(est, q)
+    assert c["assumption_5_1_1"] == verdict
+    assert (c["L_minus"], c["L_plus"], c["alpha"]) == (1.0, 1.0, 1.0) and c["cyclical"] is True
+
+
+def test_constants_name_the_estimator_its_ste_net_and_the_edge_curvature():
+    q = UniformQuantizer(2, 1.0)
+    c = estimator_constants(get_estimator(HTGE), q)
+    t = 5.5 * 2 / 3
+    assert c["estimator"] == "htge(k0=5.5, outside=zero)" and c["cyclical"] is True
+    assert c["ste_net_estimator_sgd"] == WeightMap(get_estimator(HTGE), q).ste_estimator("sgd").describe()
+    assert c["ste_net_estimator_sgd"].startswith("pwl(lo=-1.0")
+    assert c["L_prime_edge"] == pytest.approx(t * t / q.delta / math.cosh(t / 2) ** 2, rel=1e-6)
+    assert c["L_prime"] > c["L_prime_edge"]  # the maximum of |Q̂''| lies inside the cell, not at the level
+    assert estimator_constants(get_estimator(HTGE), UniformQuantizer(1, 1.0))["cyclical"] is True  # one threshold
+    assert estimator_constants(get_estimator("sigmoid_sum"), q)["cyclical"] is False  # the end sigmoids differ
