@@ -97,3 +97,42 @@ def test_constants_name_the_estimator_its_ste_net_and_the_edge_curvature():
     assert c["L_prime"] > c["L_prime_edge"]  # the maximum of |Q̂''| lies inside the cell, not at the level
     assert estimator_constants(get_estimator(HTGE), UniformQuantizer(1, 1.0))["cyclical"] is True  # one threshold
     assert estimator_constants(get_estimator("sigmoid_sum"), q)["cyclical"] is False  # the end sigmoids differ
+
+
+def triangle_m(w, tau0, delta, depth):
+    """M for the triangle wave in closed form: M(w) = τ_0 + Δ·I(u)/I(1), u = (w − τ_0)/Δ, I(u) = ∫_0^u dφ/Q̂'(φ),
+    Q̂' = a + 2·depth·φ on [0, ½] and a + 2·depth·(1 − φ) on [½, 1], a = 1 − depth."""
+    a = 1.0 - depth
+    period = math.log((a + depth) / a) / depth
+    u = (w - tau0) / delta
+    cells = np.floor(u)
+    f = u - cells
+    first = np.log((a + 2 * depth * np.minimum(f, 0.5)) / a) / (2 * depth)
+    second = np.where(f > 0.5, np.log((a + depth) / (a + 2 * depth * (1 - np.maximum(f, 0.5)))) / (2 * depth), 0.0)
+    return tau0 + delta * (cells * period + first + second) / period
+
+
+@pytest.mark.parametrize("bits", [2, 3])
+def test_m_of_an_estimator_with_real_kinks_in_closed_form(bits):
+    """Q̂' with kinks at every level and threshold: the quadrature panels must end on them (inner periods and the outer
+    bins alike) for M to be exact; α = depth/ln(1/(1 − depth))."""
+    q = UniformQuantizer(bits, 1.0)
+    wm = WeightMap(get_estimator({"name": "user_estimators:triangle_wave", "depth": 0.5}), q)
+    assert wm.alpha == pytest.approx(0.5 / math.log(2.0), rel=1e-13)
+    w = torch.linspace(-3.0, 3.0, 601, dtype=torch.float64)
+    want = triangle_m(w.numpy(), float(q.thresholds[0]), q.delta, 0.5)
+    np.testing.assert_allclose(wm(w).numpy(), want, rtol=0, atol=1e-12)
+    ends = torch.tensor([float(q.thresholds[0]) + q.delta, float(q.levels[-1])], dtype=torch.float64)
+    np.testing.assert_allclose(wm(ends).numpy(), triangle_m(ends.numpy(), float(q.thresholds[0]), q.delta, 0.5),
+                               rtol=0, atol=1e-12)  # a period's end and a level exactly on a kink
+
+
+def test_m_of_mad_with_a_kink_off_the_half_cell_grid():
+    """MAD with s = 1.1 (inner bins inside s: α = 1): M(w) = w for |w| ≤ s, sign(w)·(s + (w² − s²)/(2s)) beyond; the
+    kink at ±1.1 lies between the half-cell panel ends (levels ±1, thresholds ±2/3, ±4/3...) and must split a panel."""
+    wm = WeightMap(get_estimator({"name": "mad", "s": 1.1}), UniformQuantizer(2, 1.0))
+    assert wm.alpha == 1.0
+    w = torch.linspace(-3.0, 3.0, 601, dtype=torch.float64)
+    a = w.abs()
+    want = torch.where(a <= 1.1, w, torch.sign(w) * (1.1 + (a**2 - 1.1**2) / 2.2))
+    np.testing.assert_allclose(wm(w), want, rtol=0, atol=1e-12)

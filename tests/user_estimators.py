@@ -16,6 +16,14 @@ def raised_cosine(x, q, depth=0.5):
     return 1.0 - depth * torch.cos(2 * math.pi * (x - tau0) / q.delta)
 
 
+def triangle_wave(x, q, depth=0.5):
+    """Q̂'(x) = 1 − depth + 2·depth·(½ − |φ − ½|), φ = (x − τ_0)/Δ mod 1: 1 − depth at every threshold (φ = 0),
+    1 at every level (φ = ½), linear in between; cyclical, with real kinks at the levels and thresholds."""
+    phase = (x - float(q.thresholds[0])) / q.delta
+    phase = phase - torch.floor(phase)
+    return 1.0 - depth + 2.0 * depth * (0.5 - (phase - 0.5).abs())
+
+
 def soft_staircase(x, q, sharpness=3.0):
     """Q̂(x): a smooth staircase through the levels; autograd supplies Q̂'."""
     u = (x - q.offset) / q.delta
