@@ -129,3 +129,20 @@ def qat_user_code(wildcards):
 def qat_runtime(base):
     """Slurm wall time of a training job: qat.runtime_min (or ``base`` minutes) × the attempt number."""
     return lambda wildcards, attempt: (QAT["runtime_min"] or base) * attempt
+
+
+def qat_device(rule):
+    """--device of a training rule's jobs from the GPU they are given (qat.gpu, or a set-resources
+    such as profiles/slurm's, read here so that the device is a plain param, which Snakemake compares
+    to rerun a job): none, cpu (a visible GPU is not used); asked for by qat.gpu, cuda (fails at once
+    where CUDA sees no GPU); given by set-resources alone, auto (the GPU when CUDA sees it). The
+    checkpoints record the device actually used."""
+    over = workflow.resource_settings.overwrite_resources.get(rule) or {}
+    value = getattr(over.get("gpu"), "raw", over.get("gpu"))
+    try:
+        gpu = QAT["gpu"] if value is None else int(value)
+    except (TypeError, ValueError):  # an expression: a GPU is meant
+        gpu = 1
+    if gpu == 0:
+        return "cpu"
+    return "cuda" if QAT["gpu"] > 0 else "auto"

@@ -39,23 +39,6 @@ QAT_LOADER = f"--workers {QAT['workers']}" + (
 QAT_JOB = f"--on-divergence {QAT['on_divergence']}"
 
 
-def qat_device(rule):
-    """--device of a training rule's jobs from the GPU they are given (qat.gpu, or a set-resources
-    such as profiles/slurm's, read here so that the device is a plain param, which Snakemake compares
-    to rerun a job): none, cpu (a visible GPU is not used); asked for by qat.gpu, cuda (fails at once
-    where CUDA sees no GPU); given by set-resources alone, auto (the GPU when CUDA sees it). The
-    checkpoints record the device actually used."""
-    over = workflow.resource_settings.overwrite_resources.get(rule) or {}
-    value = getattr(over.get("gpu"), "raw", over.get("gpu"))
-    try:
-        gpu = QAT["gpu"] if value is None else int(value)
-    except (TypeError, ValueError):  # an expression: a GPU is meant
-        gpu = 1
-    if gpu == 0:
-        return "cpu"
-    return "cuda" if QAT["gpu"] > 0 else "auto"
-
-
 QAT_VERSIONS = software_versions()
 QAT_BITS = QAT["quantize"]["bits"]
 QAT_ALL_BITS = [QAT_BITS] + [e["bits"] for e in QAT["extra_bits"]]
