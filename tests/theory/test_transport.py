@@ -102,3 +102,20 @@ def test_transport_limit_default_step_follows_the_exponential_relaxation():
     out = transport_limit(Model.from_spec({"eta": 0.2}), t / 0.2)
     np.testing.assert_allclose(out["eps"], np.exp(-2 * t) * (1 + np.mean(x0**2)), rtol=3e-3)
     assert out["eps"][-1] == pytest.approx(math.exp(-2) * (1 + np.mean(x0**2)), rel=3e-3)
+
+
+@pytest.mark.parametrize("dt, n", [(1.0, 4000), (0.8, 4000), (1.0, 1)])
+def test_a_step_across_two_thresholds_stops_on_the_one_where_the_velocity_turns(dt, n):
+    """Q₂,₁.₅ (thresholds −1, 0, 1), a = c = 1, w* = 1.25: the velocity 1.25 − g is positive below θ = 1 and
+    −0.25 above, so every particle ends sliding on θ = 1 with λ = (1.25 − 0.5)/(1.5 − 0.5) = 3/4 and
+    ε = w*² − 2w*(λ·1.5 + (1 − λ)·0.5) + λ·1.5² + (1 − λ)·0.5² = 0.1875 — also when one Euler step from
+    below 0 passes θ = 0 (where nothing turns) and θ = 1 together."""
+    init = {"kind": "normal", "mean": 0.0, "std": 1.0} if n > 1 else {"kind": "uniform", "low": -1.0, "high": 0.0}
+    model = Model.from_spec({"weight_map": Q215, "eta": 0.5, "init": init,
+                             "teacher": {"kind": "constant", "value": 1.25}})
+    assert (model.a, model.c) == pytest.approx((1.0, 1.0))
+    lam = (1.25 - 0.5) / (1.5 - 0.5)
+    exact = 1.25**2 - 2 * 1.25 * (lam * 1.5 + (1 - lam) * 0.5) + lam * 1.5**2 + (1 - lam) * 0.5**2
+    assert exact == pytest.approx(0.1875)
+    eps = transport_limit(model, np.array([40.0, 200.0]), n_particles=n, dt=dt)["eps"]
+    assert eps == pytest.approx([exact, exact], abs=1e-9)

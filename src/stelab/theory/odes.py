@@ -38,6 +38,8 @@ from ..progress import Progress
 from .laws import normal_pdf
 from .model import Model
 
+_EDGE = 1e-9  # a step map's two sides of a threshold θ are read at θ ∓ _EDGE
+
 
 def linear_ode(model: Model, taus, eta: float | None = None) -> dict:
     """Exact solution of the closed (m, q) ODE for g = identity with the STE."""
@@ -143,6 +145,19 @@ def transport_limit(model: Model, taus, eta: float | None = None, n_particles: i
     def vel(u):
         return s(u) * (target - c * g(u))
 
+    def turning_threshold(x0, x1, up):
+        """The first threshold met between x0 and x1 (in the direction of motion) beyond which the
+        velocity points back; (θ, v(θ−), v(θ+), found) per particle. A step may pass thresholds where
+        the velocity keeps its sign before it reaches that one."""
+        lo, hi = np.minimum(x0, x1), np.maximum(x0, x1)
+        ths = th.reshape((-1,) + (1,) * x0.ndim)
+        fm_all, fp_all = vel(ths - _EDGE), vel(ths + _EDGE)
+        stops = (ths > lo) & (ths <= hi) & np.where(up, fp_all <= 0, fm_all >= 0)
+        k = np.where(up, np.argmax(stops, axis=0), len(th) - 1 - np.argmax(stops[::-1], axis=0))
+        pick = k[None]
+        return (th[k], np.take_along_axis(fm_all, pick, 0)[0], np.take_along_axis(fp_all, pick, 0)[0],
+                stops.any(axis=0))
+
     def error():
         gw = g(x)
         sl = ~np.isnan(slide_lo)
@@ -164,17 +179,12 @@ def transport_limit(model: Model, taus, eta: float | None = None, n_particles: i
             cross = free & (f0 * f1 < 0)
             if cross.any():
                 if g.is_step:
-                    lo, hi = np.minimum(x, xn), np.maximum(x, xn)
-                    k = np.searchsorted(th, lo, side="right")
-                    k = np.clip(k, 0, len(th) - 1)
-                    inside = cross & (th[k] > lo) & (th[k] <= hi)
-                    xs = th[k]
-                    eps_ = 1e-9
-                    fm, fp = vel(xs - eps_), vel(xs + eps_)
+                    xs, fm, fp, inside = turning_threshold(x, xn, f0 > 0)
+                    inside &= cross
                     lam = np.where(fm - fp != 0, fm / np.where(fm - fp == 0, 1, fm - fp), 0.5)
                     xn = np.where(inside, xs, xn)
-                    slide_lo = np.where(inside, g(xs - eps_), slide_lo)
-                    slide_hi = np.where(inside, g(xs + eps_), slide_hi)
+                    slide_lo = np.where(inside, g(xs - _EDGE), slide_lo)
+                    slide_hi = np.where(inside, g(xs + _EDGE), slide_hi)
                     slide_lam = np.where(inside, np.clip(lam, 0, 1), slide_lam)
                     rest = cross & ~inside
                 else:
