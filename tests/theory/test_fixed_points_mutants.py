@@ -83,3 +83,20 @@ class NoFixedPoint(Stationary):
 def test_no_root_of_the_self_consistency_is_unstable():
     out = NoFixedPoint(Model.from_spec({"weight_map": Q22, "eta": 0.5}), L=2.0, dx=0.1).solve()
     assert out == {"eps_star": math.inf, "status": "unstable"}
+
+
+@pytest.mark.parametrize("d", [1e-4, 1e-8])
+def test_a_tiny_fixed_point_next_to_a_level_has_no_cancellation(d):
+    """σ = 0, w* = 2/3 + d (a = c = 1, next to the level 2/3): ε* = O(d). Written as w*² − 2w*E[g] + E[g²], F
+    cancelled terms of order 1 down to d (F(1e-8) came out −7e-8 and ε* 20 % low); the closed-form bin
+    masses with the non-negative errors (w* − g)² give it to 1e-6 here."""
+    w = 2 / 3 + d
+    m = Model.from_spec({"weight_map": Q22, "eta": 0.5, "sigma": 0.0, "teacher": {"kind": "constant", "value": w}})
+    lv = levels(2, 2.0)
+
+    def F(eps):
+        return float(bin_masses(lv, 1, 1, w, 0.5, 0.0, eps)[0] @ (w - lv) ** 2)
+
+    assert Stationary(m).F(d) == pytest.approx(F(d), rel=1e-6)
+    star = optimize.brentq(lambda e: F(e) - e, d / 100, 100 * d, xtol=d * 1e-12, rtol=1e-12)
+    assert fixed_point(m)["eps_star"] == pytest.approx(star, rel=1e-6)

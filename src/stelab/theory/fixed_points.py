@@ -160,25 +160,31 @@ class Stationary:
         tm = [0.0 if sat is not None else sum(self._probs(eps, k)[1:]) for k, sat in enumerate(self.sat)]
         return float(self.model.teacher.probs @ np.asarray(tm))
 
-    def moments(self, eps: float):
-        """Per teacher value: (E[g], E[g²]) under μ*, saturated values where no stationary state exists."""
-        eg, eg2 = [], []
+    def _expect(self, eps: float, *fs) -> np.ndarray:
+        """Row i, column k: E[fs[i](w*_k, g)] under μ*(· | w*_k) (the saturated value where no stationary
+        state exists)."""
+        out = np.empty((len(fs), len(self.sat)))
         g_lo, g_hi = self.gx[0], self.gx[-1]  # g on the tails (constant beyond the outermost thresholds)
-        for k, sat in enumerate(self.sat):
+        for k, (w, sat) in enumerate(zip(self.model.teacher.values, self.sat)):
             if sat is not None:
-                eg.append(sat)
-                eg2.append(sat * sat)
+                out[:, k] = [f(w, sat) for f in fs]
                 continue
             p, tl, tr = self._probs(eps, k)
-            eg.append(float(p @ self.gx + tl * g_lo + tr * g_hi))
-            eg2.append(float(p @ np.square(self.gx) + tl * g_lo**2 + tr * g_hi**2))
-        return np.array(eg), np.array(eg2)
+            out[:, k] = [p @ f(w, self.gx) + tl * f(w, g_lo) + tr * f(w, g_hi) for f in fs]
+        return out
+
+    def moments(self, eps: float):
+        """Per teacher value: (E[g], E[g²]) under μ*, saturated values where no stationary state exists."""
+        eg, eg2 = self._expect(eps, lambda w, g: g, lambda w, g: g * g)
+        return eg, eg2
 
     def F(self, eps: float) -> float:
+        """ε of the stationary law at ε, E[w*² − 2a w* g + c g²], summed as E[(w* − a g)²] + (c − a²) E[g²]
+        (c ≥ a²): non-negative terms, so no cancellation where ε* is tiny (σ = 0, w* next to a level)."""
         m = self.model
-        eg, eg2 = self.moments(eps)
-        wv = m.teacher.values
-        return float(m.teacher.probs @ (np.square(wv) - 2 * m.a * wv * eg + m.c * eg2))
+        a, c = m.a, m.c
+        (per,) = self._expect(eps, lambda w, g: np.square(w - a * g) + (c - a * a) * (g * g))
+        return float(m.teacher.probs @ per)
 
     def solve(self, lo: float = 1e-12, hi: float = 1.0) -> dict:
         """Self-consistent ε* with its decomposition; ``status`` 'ok', 'saturated' or 'unstable'."""
