@@ -236,18 +236,21 @@ def test_htge_m_in_closed_form_on_every_layout(layout, bits, m):
         np.testing.assert_allclose(wm(w).numpy(), want, rtol=0, atol=1e-12)
 
 
-def test_one_bit_m_starts_at_the_threshold_with_alpha_one():
-    """One bit: levels ±m, threshold 0, Δ = 2m, α := 1, M(w) = Δ·(2 tanh(t/2)/t)·G(w/Δ) on [−m, m], slope 1 beyond."""
-    q = UniformQuantizer(1, 0.5)
-    t = 1.0 * q.delta / 0.5
+@pytest.mark.parametrize("layout", ["range", "signed_int"])
+def test_one_bit_m_starts_at_the_threshold_with_alpha_one(layout):
+    """One bit: a single threshold τ_0 (0 for ±m, −m/2 for the levels −m, 0), α := 1,
+    M(w) = τ_0 + Δ·(2 tanh(t/2)/t)·G((w − τ_0)/Δ) on [w_min, w_max], slope 1 beyond; M(τ_0) = τ_0 itself."""
+    q = UniformQuantizer(1, 0.5, layout)
+    t = 1.0 / 0.5 * q.delta
+    tau0, (w_min, w_max) = float(q.thresholds[0]), q.representable_range
     wm = WeightMap(get_estimator({"name": "htge", "k0": 1.0}), q)
     assert wm.alpha == 1.0
-    w = torch.cat([torch.zeros(3, dtype=torch.float64), torch.linspace(-1.5, 1.5, 301, dtype=torch.float64)])
+    w = torch.cat([torch.full((3,), tau0, dtype=torch.float64), torch.linspace(-1.5, 1.5, 301, dtype=torch.float64)])
     G = lambda s: s / 2 + np.sinh(2 * t * s) / (4 * t)  # noqa: E731
     c = 2 * math.tanh(t / 2) / t
     x = w.numpy()
-    inner = q.delta * c * G(np.clip(x, -0.5, 0.5) / q.delta)
-    want = inner + np.where(np.abs(x) > 0.5, x - np.sign(x) * 0.5, 0.0)
+    inside = np.clip(x, w_min, w_max)
+    want = tau0 + q.delta * c * G((inside - tau0) / q.delta) + (x - inside)
     np.testing.assert_allclose(wm(w).numpy(), want, rtol=0, atol=1e-12)
 
 
