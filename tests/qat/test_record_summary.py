@@ -38,6 +38,7 @@ def test_record_tables_writes_the_summary_into_a_readme(tmp_path):
     record = tmp_path / "record"
     for seed, base in ((0, 0.2), (1, 0.4)):
         _slice(record, 2, seed, {"baseline": base, "lrtweak": base, "unadjusted": 5 * base})
+    _slice(record, 1, 0, {"baseline": 0.2, "lrtweak": 0.2, "unadjusted": 1.0})
     (record / "slices").mkdir()
     for name in ("b2-seed0", "b2-seed1", "b2-seed2", "b1-seed0", "_slice"):  # 4 planned; _slice is no slice
         (record / "slices" / f"{name}.yaml").write_text("qat: {}\n")
@@ -48,9 +49,10 @@ def test_record_tables_writes_the_summary_into_a_readme(tmp_path):
     assert text.startswith("# title\n\n") and text.endswith(f"{END}\n\nafter\n") and "stale" not in text
     block = block_of(text)
     assert block == (record / "tables" / "summary.md").read_text().strip("\n")
-    assert block.startswith("State: 2 of 4 planned slices committed (2 bits: seeds 0, 1).")
+    assert block.startswith("State: 3 of 4 planned slices committed (1 bit: seeds 0; 2 bits: seeds 0, 1).")
+    assert "**1 bit, 1 seed** (mean" in block and "**2 bits, 2 seeds** (mean" in block
     # baseline (S): E_bar 0.2 and 0.4 → 0.3 ± 0.141; E_bar_m 0.6 ± 0.283; 0.6 / 0.515 = 1.17
-    assert "| baseline (S) | 0.300 ± 0.141 | 0.600 ± 0.283 | 3.00 ± 1.41 | 0.515 | 1.17 | 98.00 ± 0.00 | 98.31 | 2 |" in block
+    assert "| baseline (S), 2 bit | 0.300 ± 0.141 | 0.600 ± 0.283 | 3.00 ± 1.41 | 0.515 | 1.17 | 98.00 ± 0.00 | 98.31 | 2 |" in block
     # claim B: Ē(unadjusted)/Ē(baseline) = 5 in both seeds, a zero-width interval, above 2: holds
     assert "| SGD + momentum (S) | 2 | B | 5.00 | [5.00, 5.00] | 2 | 4.89 | holds |" in block
     assert "| b2-seed1 | ccccccc | 2 | 2 | 2 |" in block  # 100 s wall, 90.5 s of jobs, 2 jobs

@@ -39,16 +39,21 @@ def read_tables(tables_dir) -> dict:
     return {n: pd.read_csv(tables_dir / f"{n}.csv") for n in TABLES}
 
 
+def _count(n, noun: str) -> str:
+    """'1 bit', '2 bits'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def summary_markdown(tables: dict, planned: int) -> str:
     """Markdown of the record: a state line, then per bit width Table 4, Table 5 and the claims, then
     the slices. ``planned`` is the number of slices the record is to hold (its overlays)."""
     t4, t5, claims, slices = (tables[n] for n in TABLES)
     seeds = slices.groupby("bits")["seed"].apply(lambda s: ", ".join(str(int(x)) for x in sorted(s)))
     parts = [f"State: {len(slices)} of {planned} planned slices committed ("
-             + "; ".join(f"{b} bits: seeds {s}" for b, s in seeds.items()) + ").\n"]
+             + "; ".join(f"{_count(b, 'bit')}: seeds {s}" for b, s in seeds.items()) + ").\n"]
     for bits in sorted(slices["bits"].unique()):
         n = len(slices[slices["bits"] == bits])
-        parts.append(f"**{bits} bits, {n} seed{'s' if n != 1 else ''}** (mean ± sd over seeds). "
+        parts.append(f"**{_count(bits, 'bit')}, {_count(n, 'seed')}** (mean ± sd over seeds). "
                      f"Table 4 (the paper's Ē is compared as Ē_m):\n")
         parts.append(to_markdown(t4[t4["bits"] == bits], display.TABLE4))
         parts.append("Table 5 (train: all 60 000 training images after the last epoch; our train loss is the "
