@@ -8,6 +8,7 @@ the range, "range only (App. G)" when it vanishes there.
 """
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import torch
 
 from stelab.equivalence import WeightMap, estimator_constants
 from stelab.estimators import get_estimator
+from stelab.estimators.base import Estimator
 from stelab.quantizers import UniformQuantizer
 
 HTGE = {"name": "htge", "k0": 5.5}
@@ -136,3 +138,41 @@ def test_m_of_mad_with_a_kink_off_the_half_cell_grid():
     a = w.abs()
     want = torch.where(a <= 1.1, w, torch.sign(w) * (1.1 + (a**2 - 1.1**2) / 2.2))
     np.testing.assert_allclose(wm(w), want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch", [[1.5], [-2.0, -1.0, 1.0, 2.0], [1.5, 4.5], [-6.0, 1.5, 6.0]])
+def test_m_of_mad_beyond_the_range_but_inside_its_clip_is_the_identity_in_any_batch(batch):
+    """MAD with s = 5 on Q(2, 1): Q̂' = 1 on |w| ≤ 5 (so α = 1 and M(w) = w there) and s/|w| beyond, so
+    M(w) = sign(w)·(5 + (w² − 25)/10) for |w| > 5. Its kinks at ±5 lie beyond the far end of the outer panels
+    for |w| < 4.5 or so; listed there, they made the panels run backwards (M(1.5) = −1.33 alone, 1.5 beside 4.5)."""
+    wm = WeightMap(get_estimator({"name": "mad", "s": 5.0}), UniformQuantizer(2, 1.0))
+    assert wm.alpha == pytest.approx(1.0, rel=1e-12)
+    w = np.array(batch)
+    a = np.abs(w)
+    want = np.sign(w) * np.where(a <= 5.0, a, 5.0 + (a * a - 25.0) / 10.0)
+    np.testing.assert_allclose(wm(torch.tensor(batch, dtype=torch.float64)).numpy(), want, rtol=1e-10, atol=1e-12)
+
+
+@dataclass(frozen=True)
+class OpenBelow(Estimator):
+    """Q̂' = 1 up to x = 1.5, 0 beyond: its support (−∞, 1.5] is bounded on one side only."""
+
+    name: str = field(default="open_below", init=False)
+
+    def grad(self, x, q):
+        return (x <= 1.5).to(x.dtype)
+
+    def support(self, q):
+        return -math.inf, 1.5
+
+    def kinks(self, q):
+        return (1.5,)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_ste_net_of_a_support_bounded_on_one_side_is_refused_by_name(optimizer):
+    """App. G's STE-net clips to [M(w_min), M(w_max)] (SGD) or [w_min, w_max] (Adam): both ends finite, or no clip
+    for a support that is the whole line; one finite end has no clipped STE (it raised OverflowError or a PWL error)."""
+    wm = WeightMap(OpenBelow(), UniformQuantizer(2, 1.0))
+    with pytest.raises(ValueError, match=r"^open_below: Q̂' vanishes on one side only \(support \[-inf, 1.5\]\)"):
+        wm.ste_estimator(optimizer)

@@ -105,12 +105,10 @@ class WeightMap:
         """
         edge = self._hi if sign > 0 else self._lo
         finite_edge = math.isfinite(edge)
-        kinks = [
-            k
-            for k in self.estimator.kinks(self.quantizer)
-            if sign * (k - start) > 0 and (not finite_edge or sign * (edge - k) > 0)
-        ]
         far = edge if finite_edge else start + sign * (float((w - start).abs().max()) + self.quantizer.delta)
+        # Only the kinks between start and far are panel ends (one beyond far made the panels run
+        # backwards: M then depended on the other weights of the call and was not increasing).
+        kinks = [k for k in self.estimator.kinks(self.quantizer) if sign * (k - start) > 0 and sign * (far - k) > 0]
         # Panel ends every half cell, none within rounding of ``far``: a sliver panel at a support end lies
         # where Q̂' may already evaluate to 0 (its level rounds past the range), which made M(w_max) = inf.
         tol = 1e-9 * self.quantizer.delta
@@ -188,9 +186,12 @@ class WeightMap:
         SGD/momentum and on [w_min, w_max] for Adam, with (w_min, w_max) Q̂''s support.
         """
         check_optimizer(optimizer)
-        if not (math.isfinite(self._lo) or math.isfinite(self._hi)):
-            return STE()
         lo, hi = self._lo, self._hi
+        if not (math.isfinite(lo) or math.isfinite(hi)):
+            return STE()
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(f"{self.estimator.name}: Q̂' vanishes on one side only (support [{lo:g}, {hi:g}]); "
+                             "the STE-net (paper A App. G) needs a support bounded on both sides or on neither")
         if optimizer not in ADAPTIVE:
             ends = self(torch.tensor([lo, hi], dtype=torch.float64))
             lo, hi = float(ends[0]), float(ends[1])
