@@ -37,7 +37,7 @@ test: venv
 	$(BIN)/python -m pytest
 
 test-fast: venv
-	$(BIN)/python -m pytest -m "not slow and not slurm and not browser" -n 2
+	$(BIN)/python -m pytest -m "not slow and not slurm and not browser" -n 4
 
 clean:
 	rm -rf results/* report/* .snakemake
