@@ -32,7 +32,8 @@ def _phase(x, q):
 @dataclass(frozen=True)
 class Steps(Estimator):
     """Q̂' = 1 on the outer quarters of every bin and 2 on its middle half: two kinks inside each period, listed up to
-    |x| ≤ reach (kinks beyond max|w| + Δ on an unbounded support made M run backwards until they were left out of the panels; see test_equivalence_edges.py)."""
+    |x| ≤ reach (kinks beyond max|w| + Δ on an unbounded support made M run backwards until they were left out of
+    the panels; see test_equivalence_edges.py)."""
 
     reach: float = 1.0
     name: str = field(default="steps", init=False)
