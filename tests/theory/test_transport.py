@@ -119,3 +119,13 @@ def test_a_step_across_two_thresholds_stops_on_the_one_where_the_velocity_turns(
     assert exact == pytest.approx(0.1875)
     eps = transport_limit(model, np.array([40.0, 200.0]), n_particles=n, dt=dt)["eps"]
     assert eps == pytest.approx([exact, exact], abs=1e-9)
+
+
+def test_a_step_down_across_three_thresholds_stops_on_the_one_where_the_velocity_turns():
+    """The mirror case: w* = 0.25, one particle at 1.25, dt = 2. The velocity 0.25 − g is −1.25 above θ = 1, −0.25
+    on (0, 1) and +0.75 on (−1, 0): the first Euler step lands at −1.25, past θ = 1, 0 and −1, and the particle
+    must slide on θ = 0 with λ = (0.25 + 0.5)/1 = 3/4: ε = 0.25² − 2·0.25·(3/4·0.5 − 1/4·0.5) + 0.5² = 0.1875."""
+    model = Model.from_spec({"weight_map": Q215, "eta": 0.5, "init": {"kind": "uniform", "low": 1.0, "high": 1.5},
+                             "teacher": {"kind": "constant", "value": 0.25}})
+    eps = transport_limit(model, np.array([40.0]), n_particles=1, dt=2.0)["eps"]
+    assert eps == pytest.approx([0.1875], abs=1e-12)

@@ -182,8 +182,8 @@ class Stationary:
         """ε of the stationary law at ε, E[w*² − 2a w* g + c g²], summed as E[(w* − a g)²] + (c − a²) E[g²]
         (c ≥ a²): non-negative terms, so no cancellation where ε* is tiny (σ = 0, w* next to a level)."""
         m = self.model
-        a, c = m.a, m.c
-        (per,) = self._expect(eps, lambda w, g: np.square(w - a * g) + (c - a * a) * (g * g))
+        a, excess = m.a, max(m.c - m.a * m.a, 0.0)  # c − a² ≥ 0 (Cauchy–Schwarz); −2e-16 by rounding for h = id
+        (per,) = self._expect(eps, lambda w, g: np.square(w - a * g) + excess * (g * g))
         return float(m.teacher.probs @ per)
 
     def solve(self, lo: float = 1e-12, hi: float = 1.0) -> dict:
