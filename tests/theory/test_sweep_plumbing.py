@@ -130,3 +130,11 @@ def test_stability_sweep_half_error_halves_every_error_column():
         np.testing.assert_array_equal(half[col], 0.5 * full[col], err_msg=col)
     for col in ("eta", "c", "eta_c", "stable_theory"):
         np.testing.assert_array_equal(half[col], full[col])
+
+
+@pytest.mark.parametrize("cfg", [{}, {"etas": []}], ids=["absent", "empty"])
+def test_stability_sweep_without_a_learning_rate_is_refused_by_its_key(cfg):
+    """No η to sweep gives no table; the error names the key (it was a KeyError on a column)."""
+    th = {"model": {"weight_map": Q, "eta": 0.1, "sigma": 0.3}, "experiments": {"stability": cfg}}
+    with pytest.raises(ValueError, match=r"theory\.experiments\.stability\.etas"):
+        stability_sweep(th)

@@ -15,7 +15,11 @@ slice as plain files, never the ``.pt`` checkpoints:
     ``commit``, ``configs`` (repository-relative path → sha256, in the order given to
     Snakemake), ``threads``, ``python``, ``torch``, ``cpu`` (model and kernel instruction set), ``command`` (the snakemake command
     line), ``started``, ``wall_s`` and ``job_wall_s`` (every job's seconds, from Snakemake's
-    benchmark files).
+    benchmark files). A slice resumed after a kill also has ``invocations`` (each Snakemake run's
+    start and wall seconds: the earlier ones from Snakemake's own logs under ``.snakemake/log/``,
+    named by their start and last written at their end); then ``started`` is the first start and
+    ``wall_s`` the sum, and a job that was killed and resumed counts its last run only in
+    ``job_wall_s``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import hashlib
 import json
 import platform
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +99,35 @@ def job_walls(bench_dir: Path) -> dict:
     return out
 
 
+def _utc(t: datetime) -> str:
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def snakemake_runs(run_dir: Path) -> list[dict]:
+    """Every Snakemake run in ``run_dir``, oldest first: ``{"started", "wall_s"}`` from its log
+    ``.snakemake/log/<local start %Y-%m-%dT%H%M%S.%f>.snakemake.log``, last written at its end (or kill)."""
+    runs = []
+    for log in (Path(run_dir) / ".snakemake" / "log").glob("*.snakemake.log"):
+        try:
+            start = datetime.strptime(log.name.removesuffix(".snakemake.log"), "%Y-%m-%dT%H%M%S.%f").astimezone()
+        except ValueError:
+            continue
+        end = datetime.fromtimestamp(log.stat().st_mtime, timezone.utc)
+        runs.append((start, {"started": _utc(start), "wall_s": round(max((end - start).total_seconds(), 0.0), 1)}))
+    return [run for _, run in sorted(runs, key=lambda r: r[0])]
+
+
+def timing(run_dir: Path, started: str, wall_s: float) -> dict:
+    """``started``/``wall_s`` of this run; with earlier Snakemake runs in ``run_dir`` (a resumed
+    slice), the first start, the summed wall time and ``invocations``, this run last."""
+    this = {"started": started, "wall_s": round(float(wall_s), 1)}
+    earlier = snakemake_runs(run_dir)[:-1]  # the newest log is this run's
+    if not earlier:
+        return this
+    runs = [*earlier, this]
+    return {"started": runs[0]["started"], "wall_s": round(sum(r["wall_s"] for r in runs), 1), "invocations": runs}
+
+
 def pack_slice(run_dir, out_dir, *, code_dir, commit: str, configs, threads: int, command: str,
                started: str, wall_s: float) -> Path:
     """Pack the finished run in ``run_dir`` into ``out_dir`` (see the module docstring).
@@ -112,7 +146,7 @@ def pack_slice(run_dir, out_dir, *, code_dir, commit: str, configs, threads: int
     info = {"commit": commit,
             "configs": {c: sha256_file(code_dir / c) for c in configs},
             "threads": int(threads), "python": platform.python_version(), "torch": torch.__version__,
-            "cpu": cpu_name(), "command": command, "started": started, "wall_s": round(float(wall_s), 1),
+            "cpu": cpu_name(), "command": command, **timing(run_dir, started, wall_s),
             "job_wall_s": job_walls(run_dir / "results" / "benchmarks" / "qat")}
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -87,6 +87,8 @@ def stability_sweep(theory: dict, progress: bool = False) -> pd.DataFrame:
     unq = deep_merge(base, {"weight_map": {"kind": "identity"}, "input_map": {"kind": "identity"}, "surrogate": "ste"})
     rows = []
     etas = cfg.get("etas", [])
+    if not etas:
+        raise ValueError("theory.experiments.stability.etas: no learning rate η to sweep (give at least one)")
     with Progress("stability sweep", 2 * len(etas), unit="run") if progress else nullcontext() as bar:
         for eta in etas:
             for label, spec in (("quantized", base), ("unquantized", unq)):

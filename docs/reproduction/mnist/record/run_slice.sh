@@ -62,7 +62,9 @@ run_one() {  # run_one <slice> <commit> <run dir> <out dir>
   (cd "$code" && PYTHONPATH="$code/src" OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 "${cmd[@]}") >> "$dir/snakemake.log" 2>&1 \
     || { echo "$slice: snakemake failed; see $dir/snakemake.log" >&2; return 1; }
   local args=(); for c in "${configs[@]}"; do args+=(--config "$c"); done
-  PYTHONPATH="$code/src" python -m stelab record-slice --run-dir "$dir" --out "$out" --code "$code" \
+  # packed by this checkout's stelab (it copies the rows and hashes the checkpoints the commit's code
+  # wrote; newer packers also record a resumed slice's earlier Snakemake runs)
+  PYTHONPATH="$repo/src" python -m stelab record-slice --run-dir "$dir" --out "$out" --code "$code" \
     --commit "$commit" "${args[@]}" --threads 1 --command "(cd <frozen copy of commit> && ${cmd[*]})" \
     --started "$start" --wall "$(( $(date +%s) - t0 ))"
 }

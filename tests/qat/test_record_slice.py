@@ -1,0 +1,102 @@
+"""Packing a finished record slice (``stelab record-slice``, :mod:`stelab.qat.record_slice`).
+
+The run folder is built here the way Snakemake leaves it: ``results/qat/`` with the rows,
+``scatter.npz`` and checkpoints, ``results/benchmarks/qat/`` with one benchmark TSV per job and
+``.snakemake/log/`` with one log per Snakemake run, named by its local start time and last written
+at its end. Expected times are worked out by hand from the times set here.
+"""
+
+import hashlib
+import json
+import os
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stelab.cli import main
+from stelab.qat.record_slice import SLICE_FILES
+
+STARTED = "2026-12-06T14:00:00Z"
+CONFIGS = ["config/config.yaml", "config/paper.yaml"]
+
+
+def _run_dir(tmp_path, runs):
+    """A finished slice run with one Snakemake log per (local start 'YYYY-mm-ddTHH:MM:SS', seconds) in ``runs``."""
+    run = tmp_path / "run"
+    qat = run / "results" / "qat"
+    (qat / "b2" / "qhat").mkdir(parents=True)
+    for name in ("runs.tsv", "pairs.tsv", "tracking.tsv"):
+        (qat / name).write_text(f"{name}\tcol\nrow\t1\n")
+    np.savez(qat / "scatter.npz", momentum_adjusted_x=np.array([0.5]), momentum_adjusted_y=np.array([0.25]))
+    (qat / "b2" / "qhat" / "final.pt").write_bytes(b"abc")
+    bench = run / "results" / "benchmarks" / "qat" / "b2"
+    bench.mkdir(parents=True)
+    pd.DataFrame({"s": [12.5], "h:m:s": ["0:00:12"]}).to_csv(bench / "train.tsv", sep="\t", index=False)
+    logs = run / ".snakemake" / "log"
+    logs.mkdir(parents=True)
+    for start, seconds in runs:
+        t0 = datetime.strptime(start, "%Y-%m-%dT%H:%M:%S")
+        log = logs / f"{t0.strftime('%Y-%m-%dT%H%M%S')}.123456.snakemake.log"
+        log.write_text("Building DAG of jobs...\n")
+        end = time.mktime(t0.timetuple()) + 0.123456 + seconds  # the name is local time, as Snakemake writes it
+        os.utime(log, (end, end))
+    code = tmp_path / "code"
+    (code / "config").mkdir(parents=True)
+    for c in CONFIGS:
+        (code / c).write_text("a: 1\n")
+    return run, code
+
+
+def _args(tmp_path, run, code):
+    out = tmp_path / "record" / "b2-seed0"
+    args = ["record-slice", "--run-dir", str(run), "--out", str(out), "--code", str(code), "--commit", "c" * 40,
+            "--threads", "1", "--command", "snakemake …", "--started", STARTED, "--wall", "300"]
+    for c in CONFIGS:
+        args += ["--config", c]
+    return out, args
+
+
+def _pack(tmp_path, run, code):
+    out, args = _args(tmp_path, run, code)
+    assert main(args) == 0
+    return out, json.loads((out / "provenance.json").read_text())
+
+
+def test_a_slice_run_once_keeps_the_runner_s_start_and_wall_time(tmp_path):
+    run, code = _run_dir(tmp_path, [("2026-12-06T14:00:05", 290.0)])
+    out, prov = _pack(tmp_path, run, code)
+    assert sorted(p.name for p in out.iterdir()) == sorted(SLICE_FILES)
+    assert prov["started"] == STARTED and prov["wall_s"] == 300.0 and "invocations" not in prov
+    assert prov["job_wall_s"] == {"b2/train.tsv": 12.5}
+    assert list(prov["configs"]) == CONFIGS  # Snakemake's order
+    assert set(prov["configs"].values()) == {hashlib.sha256(b"a: 1\n").hexdigest()}
+    assert prov["commit"] == "c" * 40 and prov["threads"] == 1 and prov["command"] == "snakemake …"
+    assert (out / "checkpoints.sha256").read_text() == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  b2/qhat/final.pt\n")
+
+
+def test_a_resumed_slice_sums_its_snakemake_runs_and_lists_them(tmp_path):
+    """Killed after 1637 s, resumed: the earlier run's start and wall come from its log, this run's
+    from the runner; ``started`` is the first start and ``wall_s`` the sum (1637 + 300). The logs are
+    made newest first, so their order comes from their names."""
+    run, code = _run_dir(tmp_path, [("2026-12-06T14:00:05", 290.0), ("2026-12-06T13:13:16", 1637.0)])
+    _, prov = _pack(tmp_path, run, code)
+    local = datetime.strptime("2026-12-06T13:13:16", "%Y-%m-%dT%H:%M:%S").timetuple()
+    first = datetime.fromtimestamp(time.mktime(local), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert len(prov["invocations"]) == 2
+    assert prov["invocations"][0]["started"] == first and prov["started"] == first
+    assert prov["invocations"][0]["wall_s"] == 1637.0  # its log's last write less its name's time
+    assert prov["invocations"][1] == {"started": STARTED, "wall_s": 300.0}
+    assert prov["wall_s"] == 1937.0
+
+
+def test_a_missing_row_table_writes_nothing(tmp_path, capsys):
+    run, code = _run_dir(tmp_path, [("2026-12-06T14:00:05", 290.0)])
+    (run / "results" / "qat" / "pairs.tsv").unlink()
+    out, args = _args(tmp_path, run, code)
+    assert main(args) == 2
+    assert "pairs.tsv: missing; the slice has not finished" in capsys.readouterr().err
+    assert not out.exists() and not list(out.parent.glob(".*"))
