@@ -1,4 +1,5 @@
-"""Packing a finished record slice (``stelab record-slice``, :mod:`stelab.qat.record_slice`).
+"""Packing a finished record slice (``stelab record-slice``, :mod:`stelab.qat.record_slice`) and
+the provenance of a search point (:mod:`stelab.qat.point_provenance`), which shares its fields.
 
 The run folder is built here the way Snakemake leaves it: ``results/qat/`` with the rows,
 ``scatter.npz`` and checkpoints, ``results/benchmarks/qat/`` with one benchmark TSV per job and
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 
 from stelab.cli import main
+from stelab.qat import point_provenance
 from stelab.qat.record_slice import SLICE_FILES
 
 STARTED = "2026-12-06T14:00:00Z"
@@ -100,3 +102,20 @@ def test_a_missing_row_table_writes_nothing(tmp_path, capsys):
     assert main(args) == 2
     assert "pairs.tsv: missing; the slice has not finished" in capsys.readouterr().err
     assert not out.exists() and not list(out.parent.glob(".*"))
+
+
+def test_a_resumed_search_point_s_provenance_has_the_slice_s_timing_and_its_config_names(tmp_path, capsys):
+    run, code = _run_dir(tmp_path, [("2026-12-06T13:13:16", 1637.0), ("2026-12-06T14:00:05", 290.0)])
+    configs = [str(code / c) for c in CONFIGS]
+    args = [str(run), "--commit", "d" * 40, "--started", STARTED, "--wall", "300"]
+    assert point_provenance.main(args + [a for c in configs for a in ("--config", c)]) == 0
+    prov = json.loads((run / "provenance.json").read_text())
+    assert list(prov["configs"]) == ["config.yaml", "paper.yaml"]
+    assert prov["commit"] == "d" * 40 and prov["cores"] == 1 and prov["threads_per_job"] == 1
+    assert prov["wall_s"] == 1937.0 and [r["wall_s"] for r in prov["invocations"]] == [1637.0, 300.0]
+    assert prov["job_wall_s"] == {"b2/train.tsv": 12.5}
+    twice = [a for c in (configs[0], configs[0]) for a in ("--config", c)]
+    (run / "provenance.json").unlink()
+    assert point_provenance.main(args + twice) == 2
+    assert "config file names repeat: ['config.yaml', 'config.yaml']" in capsys.readouterr().err
+    assert not (run / "provenance.json").exists()

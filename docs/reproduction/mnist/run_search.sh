@@ -36,21 +36,10 @@ for point in "$@"; do
     echo "$point failed; see $dir/snakemake.log (no provenance.json written)" >&2
     failed+=("$point"); continue
   }
-  python - "$dir" "$commit" "$start" "$(( $(date +%s) - t0 ))" "${configs[@]}" <<'PY'
-import hashlib, json, platform, sys
-from pathlib import Path
-import torch
-d, commit, start, wall, *configs = sys.argv[1:]
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-jobs = {}
-for f in sorted(Path(d, "results/benchmarks/qat").rglob("*.tsv")):
-    rows = f.read_text().splitlines()
-    jobs[str(f.relative_to(Path(d, "results/benchmarks/qat")))] = float(rows[1].split("\t")[0])
-info = {"commit": commit, "started": start, "wall_s": int(wall), "cores": 1, "threads_per_job": 1,
-        "configs": {Path(c).name: hashlib.sha256(Path(c).read_bytes()).hexdigest() for c in configs},
-        "python": platform.python_version(), "torch": torch.__version__, "cpu": cpu, "job_wall_s": jobs}
-Path(d, "provenance.json").write_text(json.dumps(info, indent=1) + "\n")
-PY
+  # provenance by this checkout's stelab (stelab.qat.point_provenance): the fields of a record slice's
+  args=(); for c in "${configs[@]}"; do args+=(--config "$c"); done
+  PYTHONPATH="$repo/src" python -m stelab.qat.point_provenance "$dir" --commit "$commit" --started "$start" \
+    --wall "$(( $(date +%s) - t0 ))" "${args[@]}" || failed+=("$point")
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "failed points: ${failed[*]}" >&2
