@@ -19,7 +19,7 @@ import pytest
 
 from stelab.cli import main
 from stelab.qat import point_provenance
-from stelab.qat.record_slice import SLICE_FILES
+from stelab.qat.record_slice import SLICE_FILES, verify_preflight
 
 STARTED = "2026-12-06T14:00:00Z"
 CONFIGS = ["config/config.yaml", "config/paper.yaml"]
@@ -119,3 +119,40 @@ def test_a_resumed_search_point_s_provenance_has_the_slice_s_timing_and_its_conf
     assert point_provenance.main(args + twice) == 2
     assert "config file names repeat: ['config.yaml', 'config.yaml']" in capsys.readouterr().err
     assert not (run / "provenance.json").exists()
+
+
+def _provenance(tmp_path, configs, **fields):
+    path = tmp_path / "provenance.json"
+    path.write_text(json.dumps({"commit": "c" * 40, "configs": configs, **fields}))
+    return path
+
+
+def test_preflight_refuses_configs_other_than_the_provenance_s(tmp_path):
+    _, code = _run_dir(tmp_path, [])
+    digest = hashlib.sha256(b"a: 1\n").hexdigest()
+    same = _provenance(tmp_path, {c: digest for c in CONFIGS})
+    assert verify_preflight(same, code, CONFIGS, threads=1)[0] == []
+    assert verify_preflight(same, code, CONFIGS[::-1], threads=1)[0] == [
+        f"configs: the slice ran {CONFIGS}, this regeneration would give {CONFIGS[::-1]}"]
+    (code / CONFIGS[1]).write_text("a: 2\n")
+    changed = hashlib.sha256(b"a: 2\n").hexdigest()
+    assert verify_preflight(same, code, CONFIGS, threads=1)[0] == [
+        f"{CONFIGS[1]}: sha256 {changed} at the commit, {digest} in provenance.json"]
+    (code / CONFIGS[1]).unlink()
+    assert verify_preflight(same, code, CONFIGS, threads=1)[0] == [
+        f"{CONFIGS[1]}: sha256 missing at the commit, {digest} in provenance.json"]
+
+
+def test_preflight_warns_of_another_torch_build_cpu_or_thread_count(tmp_path, capsys):
+    import torch
+
+    _, code = _run_dir(tmp_path, [])
+    digest = hashlib.sha256(b"a: 1\n").hexdigest()
+    prov = _provenance(tmp_path, {c: digest for c in CONFIGS}, threads=1, torch="2.0.0+cpu", cpu="Other CPU (AVX2)")
+    errors, warnings = verify_preflight(prov, code, CONFIGS, threads=2)
+    assert errors == []
+    assert [w.split(":")[0] for w in warnings] == ["threads", "torch", "cpu"]
+    assert warnings[1] == f"torch: '2.0.0+cpu' in provenance.json, {torch.__version__!r} here"
+    args = ["record-preflight", "--provenance", str(prov), "--code", str(code), "--threads", "2"]
+    assert main(args + [a for c in CONFIGS for a in ("--config", c)]) == 0
+    assert "warning: torch: '2.0.0+cpu' in provenance.json" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Record commands (paper A, arXiv 2405.05171, Tables 3–5 over seeds): ``record-slice``, ``record-tables``.
+"""Record commands (paper A, arXiv 2405.05171, Tables 3–5 over seeds): ``record-slice``,
+``record-preflight``, ``record-tables``.
 
 ``docs/reproduction/mnist/record/run_slice.sh`` runs one (bits, seed) slice of the paper-scale
 record from a frozen copy of a commit and calls ``stelab record-slice`` to pack it for git
@@ -33,6 +34,23 @@ def register(subparsers) -> None:
     p.set_defaults(func=_record_slice)
 
     p = subparsers.add_parser(
+        "record-preflight",
+        help="before regenerating a committed slice: its configs by sha256, this machine against its provenance",
+        description=(
+            "Compare the configs a regeneration of a record slice would run (--config, read from the frozen "
+            "copy --code of its commit) with provenance.json's, by name, order and sha256 (exit 1 on a "
+            "difference: it would run something else), and this machine's threads, torch build and CPU "
+            "kernels with provenance.json's (printed as warnings: bit-identity needs them equal)."
+        ),
+    )
+    p.add_argument("--provenance", required=True, help="the committed slice's provenance.json")
+    p.add_argument("--code", required=True, help="the frozen copy of the commit it names")
+    p.add_argument("--config", action="append", required=True, dest="configs",
+                   help="a config file the regeneration gives to Snakemake, repository-relative, in order (repeat)")
+    p.add_argument("--threads", type=int, required=True, help="threads per job of the regeneration")
+    p.set_defaults(func=_record_preflight)
+
+    p = subparsers.add_parser(
         "record-tables",
         help="assemble the record's Tables 3–5, claims with intervals and figures from its slices",
         description=(
@@ -60,6 +78,23 @@ def _record_slice(args) -> int:
                      threads=args.threads, command=args.command_line, started=args.started, wall_s=args.wall)
     print(f"record slice packed in {out}")
     return 0
+
+
+def _record_preflight(args) -> int:
+    import sys
+
+    from ..qat.record_slice import verify_preflight
+
+    errors, warnings = verify_preflight(args.provenance, args.code, args.configs, threads=args.threads)
+    for w in warnings:
+        print(f"warning: {w} (the bytes will differ; the tables should agree within their seed spread)",
+              file=sys.stderr)
+    for e in errors:
+        print(f"error: {e}", file=sys.stderr)
+    if not errors:
+        print(f"{args.provenance}: the regeneration runs the configs it names"
+              + ("" if warnings else ", on the same threads, torch build and CPU kernels"))
+    return 1 if errors else 0
 
 
 def _record_tables(args) -> int:

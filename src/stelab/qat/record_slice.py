@@ -160,3 +160,34 @@ def pack_slice(run_dir, out_dir, *, code_dir, commit: str, configs, threads: int
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
     return out_dir
+
+
+def verify_preflight(provenance, code_dir, configs, *, threads: int) -> tuple[list[str], list[str]]:
+    """Before regenerating a committed slice: (errors, warnings).
+
+    Errors: the configs the regeneration would use (``configs``, repository-relative, in order,
+    read from the frozen copy ``code_dir`` of the commit) are not the ones ``provenance.json``
+    names with their sha256 — it would run something else. Warnings: what bit-identity needs and
+    this machine differs in (``threads``, ``torch``, ``cpu``): the bytes will then differ while the
+    tables should agree within their seed spread.
+    """
+    import torch
+
+    prov = json.loads(Path(provenance).read_text())
+    code_dir = Path(code_dir)
+    errors, warnings = [], []
+    if list(prov["configs"]) != list(configs):
+        errors.append(f"configs: the slice ran {list(prov['configs'])}, this regeneration would give {list(configs)}")
+    for c, digest in prov["configs"].items():
+        path = code_dir / c
+        got = sha256_file(path) if path.is_file() else "missing"
+        if got != digest:
+            errors.append(f"{c}: sha256 {got} at the commit, {digest} in provenance.json")
+    here = {"threads": int(threads), "torch": torch.__version__, "cpu": cpu_name()}
+    for key, value in here.items():
+        then = prov.get(key)
+        if key == "cpu" and then is not None and "(" not in str(then):
+            value = _cpu_model()  # packed before the instruction set was recorded: compare the model
+        if then is not None and then != value:
+            warnings.append(f"{key}: {then!r} in provenance.json, {value!r} here")
+    return errors, warnings

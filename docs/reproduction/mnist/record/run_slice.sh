@@ -15,10 +15,12 @@
 # committed at once (that folder only).
 #
 # --verify <slice> ...: regenerate each committed slice from its provenance.json (the commit it
-# names, its configs) in runs/record/verify-<slice>/ and compare its rows and checkpoint sha256
-# with the committed ones; exit 1 on any difference. Bit-identity needs the same torch build and
-# CPU kernels as provenance.json's torch and cpu (e.g. "AMD EPYC (AVX512)"); a slice costs about
-# 45 core-minutes (about 25 min on 2 idle cores).
+# names; its configs, checked by sha256 first, stelab record-preflight) in
+# runs/record/verify-<slice>/ and compare its rows and checkpoint sha256 with the committed ones;
+# exit 1 on any difference. Bit-identity needs the same torch build and CPU kernels as
+# provenance.json's torch and cpu (e.g. "AMD EPYC (AVX512)"; a difference is reported before the
+# run); a slice costs about 45 core-minutes of jobs on idle cores (b2-seed2: 46, in 26 min wall),
+# 1–2.5× that on a shared machine (record/tables/slices.csv).
 set -euo pipefail
 repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 record=docs/reproduction/mnist/record
@@ -44,11 +46,15 @@ frozen_copy() {  # frozen_copy <commit>: runs/record/code-<commit> from git arch
   echo "$code"
 }
 
+slice_configs() {  # slice_configs <slice>: the config files of a slice, in Snakemake's order
+  echo config/config.yaml config/paper.yaml "$record/_slice.yaml" "$record/slices/$1.yaml"
+}
+
 run_one() {  # run_one <slice> <commit> <run dir> <out dir>
   local slice=$1 commit=$2 dir=$3 out=$4
   local code; code=$(frozen_copy "$commit")
   [ -f "$code/$record/slices/$slice.yaml" ] || { echo "$slice: no $record/slices/$slice.yaml at ${commit:0:12}" >&2; return 2; }
-  local configs=(config/config.yaml config/paper.yaml "$record/_slice.yaml" "$record/slices/$slice.yaml")
+  local configs; read -r -a configs <<< "$(slice_configs "$slice")"
   mkdir -p "$dir/results/data/mnist"
   # a verified local copy saves a download per slice; a resumed slice keeps its data untouched
   if [ -d "$repo/runs/record/mnist" ] && [ ! -f "$dir/results/data/mnist/SHA256SUMS" ]; then
@@ -78,6 +84,12 @@ if [ "$verify" = 1 ]; then
   for slice in "$@"; do
     prov="$repo/$record/$slice/provenance.json"
     commit=$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["commit"])' "$prov")
+    # the configs it would run must be the ones provenance.json names (else it is no regeneration);
+    # another torch build or CPU kernels are reported up front: the bytes will differ
+    read -r -a configs <<< "$(slice_configs "$slice")"
+    args=(); for c in "${configs[@]}"; do args+=(--config "$c"); done
+    PYTHONPATH="$repo/src" python -m stelab record-preflight --provenance "$prov" --code "$(frozen_copy "$commit")" \
+      --threads 1 "${args[@]}" || { status=1; continue; }
     out="$repo/runs/record/verify-$slice.packed"
     run_one "$slice" "$commit" "$repo/runs/record/verify-$slice" "$out" || { status=1; continue; }
     for f in runs.tsv pairs.tsv tracking.tsv scatter.tsv checkpoints.sha256; do
