@@ -106,6 +106,8 @@ def test_a_missing_row_table_writes_nothing(tmp_path, capsys):
 
 def test_a_resumed_search_point_s_provenance_has_the_slice_s_timing_and_its_config_names(tmp_path, capsys):
     run, code = _run_dir(tmp_path, [("2026-12-06T13:13:16", 1637.0), ("2026-12-06T14:00:05", 290.0)])
+    (run / "results" / "tables").mkdir()
+    (run / "results" / "tables" / "qat_table4.csv").write_text("experiment\n")
     configs = [str(code / c) for c in CONFIGS]
     args = [str(run), "--commit", "d" * 40, "--started", STARTED, "--wall", "300"]
     assert point_provenance.main(args + [a for c in configs for a in ("--config", c)]) == 0
@@ -156,3 +158,19 @@ def test_preflight_warns_of_another_torch_build_cpu_or_thread_count(tmp_path, ca
     args = ["record-preflight", "--provenance", str(prov), "--code", str(code), "--threads", "2"]
     assert main(args + [a for c in CONFIGS for a in ("--config", c)]) == 0
     assert "warning: torch: '2.0.0+cpu' in provenance.json" in capsys.readouterr().err
+
+
+def test_preflight_refuses_a_file_that_is_not_a_slice_s_provenance(tmp_path, capsys):
+    prov = tmp_path / "provenance.json"
+    prov.write_text('{"commit": "x"}')
+    args = ["record-preflight", "--provenance", str(prov), "--code", str(tmp_path), "--config", "a", "--threads", "1"]
+    assert main(args) == 2
+    assert f"{prov}: no configs (not a record slice's provenance.json)" in capsys.readouterr().err
+
+
+def test_an_unfinished_point_gets_no_provenance(tmp_path, capsys):
+    run, code = _run_dir(tmp_path, [("2026-12-06T14:00:05", 290.0)])
+    args = [str(run), "--commit", "d" * 40, "--started", STARTED, "--wall", "300", "--config", str(code / CONFIGS[0])]
+    assert point_provenance.main(args) == 2
+    assert "has the point finished?" in capsys.readouterr().err
+    assert not (run / "provenance.json").exists()

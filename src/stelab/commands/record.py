@@ -23,11 +23,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("--run-dir", required=True, help="the slice's Snakemake working directory")
     p.add_argument("--out", required=True, help="folder to write, e.g. docs/reproduction/mnist/record/b2-seed0")
-    p.add_argument("--code", required=True, help="the frozen copy of the commit the slice ran from")
+    _code_and_configs(p, "the frozen copy of the commit the slice ran from", "given to Snakemake", "threads per job")
     p.add_argument("--commit", required=True, help="that commit's full hash")
-    p.add_argument("--config", action="append", required=True, dest="configs",
-                   help="a config file given to Snakemake, repository-relative, in order (repeat)")
-    p.add_argument("--threads", type=int, required=True, help="threads per job")
     p.add_argument("--command", required=True, dest="command_line", help="the snakemake command line")
     p.add_argument("--started", required=True, help="UTC start time (ISO 8601)")
     p.add_argument("--wall", type=float, required=True, help="wall seconds of the whole slice")
@@ -44,10 +41,8 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--provenance", required=True, help="the committed slice's provenance.json")
-    p.add_argument("--code", required=True, help="the frozen copy of the commit it names")
-    p.add_argument("--config", action="append", required=True, dest="configs",
-                   help="a config file the regeneration gives to Snakemake, repository-relative, in order (repeat)")
-    p.add_argument("--threads", type=int, required=True, help="threads per job of the regeneration")
+    _code_and_configs(p, "the frozen copy of the commit it names", "the regeneration gives to Snakemake",
+                      "threads per job of the regeneration")
     p.set_defaults(func=_record_preflight)
 
     p = subparsers.add_parser(
@@ -67,6 +62,14 @@ def register(subparsers) -> None:
                    help="also put the summary (tables/summary.md) between the record-tables markers of this "
                         "Markdown file, e.g. README.md")
     p.set_defaults(func=_record_tables)
+
+
+def _code_and_configs(p, code_help: str, config_use: str, threads_help: str) -> None:
+    """--code, --config (repeatable, in order) and --threads, shared by record-slice and record-preflight."""
+    p.add_argument("--code", required=True, help=code_help)
+    p.add_argument("--config", action="append", required=True, dest="configs",
+                   help=f"a config file {config_use}, repository-relative, in order (repeat)")
+    p.add_argument("--threads", type=int, required=True, help=threads_help)
 
 
 def _record_slice(args) -> int:

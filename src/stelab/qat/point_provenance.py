@@ -30,13 +30,18 @@ def point_provenance(point_dir, *, commit: str, configs, started: str, wall_s: f
     import torch
 
     point_dir = Path(point_dir)
+    table = point_dir / "results" / "tables" / "qat_table4.csv"
+    walls = job_walls(point_dir / "results" / "benchmarks" / "qat")
+    if not table.is_file() or not walls:
+        raise ValueError(f"{point_dir}: no {table.relative_to(point_dir)} or no job benchmark files; "
+                         "has the point finished?")
     names = [Path(c).name for c in configs]
     if len(set(names)) != len(names):
         raise ValueError(f"config file names repeat: {names}")
     return {"commit": commit, **timing(point_dir, started, wall_s), "cores": 1, "threads_per_job": 1,
             "configs": {Path(c).name: sha256_file(Path(c)) for c in configs},
             "python": platform.python_version(), "torch": torch.__version__, "cpu": cpu_name(),
-            "job_wall_s": job_walls(point_dir / "results" / "benchmarks" / "qat")}
+            "job_wall_s": walls}
 
 
 def main(argv=None) -> int:

@@ -174,6 +174,9 @@ def verify_preflight(provenance, code_dir, configs, *, threads: int) -> tuple[li
     import torch
 
     prov = json.loads(Path(provenance).read_text())
+    missing = [k for k in ("commit", "configs") if not isinstance(prov, dict) or k not in prov]
+    if missing:
+        raise ValueError(f"{provenance}: no {', '.join(missing)} (not a record slice's provenance.json)")
     code_dir = Path(code_dir)
     errors, warnings = [], []
     if list(prov["configs"]) != list(configs):
